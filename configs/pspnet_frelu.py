@@ -1,0 +1,5 @@
+# PSPNet R50-D8 512x1024 80k Cityscapes with FReLU in the backbone, placed as the
+# official ResNet-50-FReLU: every site of layer1..layer3; stem and layer4 keep ReLU.
+_base_ = 'mmseg::pspnet/pspnet_r50-d8_4xb2-80k_cityscapes-512x1024.py'
+custom_imports = dict(imports=['frelu_mm'], allow_failed_imports=False)
+model = dict(backbone=dict(type='ActResNetV1c', act_cfg=dict(type='FReLU')))

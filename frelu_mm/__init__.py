@@ -1,0 +1,11 @@
+"""frelu_mm: FReLU (Funnel Activation, ECCV 2020) for mmdetection and mmsegmentation.
+
+``import frelu_mm`` registers everything it defines in mmengine's root ``MODELS``,
+so configs of both toolkits see it. The layer (``frelu_mm.layers``) needs only
+mmcv; the models need mmdet and mmseg.
+"""
+from .layers import FReLU
+from .models import *  # noqa: F401,F403  (registers the backbones and heads)
+
+__version__ = '0.1.0'
+__all__ = ['FReLU']

@@ -1,0 +1,174 @@
+"""ResNet blocks and backbones whose activations come from an ``act_cfg``.
+
+The host ResNets (mmdet's ``ResNet``, mmseg's ``ResNetV1c``) hard-code ReLU, and a
+Bottleneck shares one ReLU module at three widths. The mixins here give each
+activation site its own module with its own width, chosen per stage and per site,
+while keeping every host parameter name, so host checkpoints load strictly.
+
+Sites of a Bottleneck: ``'conv1'`` (after the first 1x1 conv and its norm),
+``'conv2'`` (after the 3x3 conv), ``'out'`` (after the residual add, i.e. after the
+last 1x1 conv). A BasicBlock has ``'conv1'`` and ``'out'``. The paper's "1x1 only"
+ablation is ``act_sites=('conv1', 'out')``, "3x3 only" is ``act_sites=('conv2',)``.
+"""
+import math
+from typing import Optional, Sequence
+
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_activation_layer
+
+from ...layers.channel_inference import needs_channels
+
+RELU = dict(type='ReLU')
+BOTTLENECK_SITES = ('conv1', 'conv2', 'out')
+BASIC_BLOCK_SITES = ('conv1', 'out')
+# mmcv's ConvModule does not pass `inplace` to these; neither do we.
+NO_INPLACE = ('Tanh', 'PReLU', 'Sigmoid', 'HSigmoid', 'Swish', 'GELU')
+
+
+def build_site_activation(act_cfg: Optional[dict], width: int) -> nn.Module:
+    """Build one activation site of width ``width`` (None means ReLU)."""
+    cfg = dict(act_cfg or RELU)
+    if needs_channels(cfg):
+        cfg['in_channels'] = width
+    if isinstance(cfg['type'], str) and cfg['type'] not in NO_INPLACE:
+        cfg.setdefault('inplace', True)
+    return build_activation_layer(cfg)
+
+
+def check_sites(act_sites: Optional[Sequence[str]], known: Sequence[str]) -> tuple:
+    """Validate site names; None means every site."""
+    if act_sites is None:
+        return tuple(known)
+    if isinstance(act_sites, str):
+        act_sites = (act_sites, )
+    unknown = [s for s in act_sites if s not in known]
+    if unknown:
+        raise ValueError(f'unknown act_sites {unknown}; the sites of this block are {tuple(known)} '
+                         f'(after conv1, after conv2, after the residual add)')
+    return tuple(act_sites)
+
+
+class ActBasicBlockMixin:
+    """BasicBlock with activations ``act1`` (after conv1) and ``act2`` (after the add)."""
+
+    def __init__(self, *args, act_cfg: Optional[dict] = RELU,
+                 act_sites: Optional[Sequence[str]] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        sites = check_sites(act_sites, BASIC_BLOCK_SITES)
+        del self.relu  # the host's shared ReLU; each site gets its own module below
+        width = self.conv2.out_channels
+        self.act1 = build_site_activation(act_cfg if 'conv1' in sites else RELU, width)
+        self.act2 = build_site_activation(act_cfg if 'out' in sites else RELU, width)
+
+    def forward(self, x):
+
+        def residual_sum(x):
+            out = self.act1(self.norm1(self.conv1(x)))
+            out = self.norm2(self.conv2(out))
+            identity = x if self.downsample is None else self.downsample(x)
+            return out + identity
+
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(residual_sum, x, use_reentrant=False)
+        else:
+            out = residual_sum(x)
+        return self.act2(out)
+
+
+class ActBottleneckMixin:
+    """Bottleneck with activations ``act1``, ``act2``, ``act3`` at its three sites."""
+
+    def __init__(self, *args, act_cfg: Optional[dict] = RELU,
+                 act_sites: Optional[Sequence[str]] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        sites = check_sites(act_sites, BOTTLENECK_SITES)
+        del self.relu  # the host's shared ReLU; each site gets its own module below
+        widths = (self.planes, self.planes, self.planes * self.expansion)
+        for i, (site, width) in enumerate(zip(BOTTLENECK_SITES, widths), start=1):
+            self.add_module(f'act{i}',
+                            build_site_activation(act_cfg if site in sites else RELU, width))
+
+    def forward(self, x):
+
+        def residual_sum(x):
+            out = self.act1(self.norm1(self.conv1(x)))
+            if self.with_plugins:
+                out = self.forward_plugin(out, self.after_conv1_plugin_names)
+            out = self.act2(self.norm2(self.conv2(out)))
+            if self.with_plugins:
+                out = self.forward_plugin(out, self.after_conv2_plugin_names)
+            out = self.norm3(self.conv3(out))
+            if self.with_plugins:
+                out = self.forward_plugin(out, self.after_conv3_plugin_names)
+            identity = x if self.downsample is None else self.downsample(x)
+            return out + identity
+
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(residual_sum, x, use_reentrant=False)
+        else:
+            out = residual_sum(x)
+        return self.act3(out)
+
+
+class ActResNetMixin:
+    """A host ResNet whose block activations (and optionally stem) follow ``act_cfg``.
+
+    Args:
+        act_cfg (dict): activation at the chosen sites of the chosen stages.
+            Default ReLU, which makes the backbone its host's twin.
+        act_stages (Sequence[bool]): which stages (layer1..layer4) use ``act_cfg``;
+            the others keep ReLU. Default (True, True, True, False), the official
+            ResNet-50-FReLU placement ("stage 2..4" in the paper).
+        act_sites (Sequence[str] | None): sites inside each block using ``act_cfg``
+            (see the module docstring); None means all.
+        stem_act_cfg (dict | None): the stem's activation(s); None keeps ReLU.
+        **kwargs: the host ResNet's arguments.
+    """
+
+    def __init__(self, *args, act_cfg: Optional[dict] = RELU,
+                 act_stages: Sequence[bool] = (True, True, True, False),
+                 act_sites: Optional[Sequence[str]] = None,
+                 stem_act_cfg: Optional[dict] = None, **kwargs):
+        depth = kwargs.get('depth', args[0] if args else None)
+        num_stages = kwargs.get('num_stages', 4)
+        if len(tuple(act_stages)) != num_stages:
+            raise ValueError(f'act_stages needs one bool per stage ({num_stages}), '
+                             f'got {act_stages!r}')
+        block = self.arch_settings[depth][0] if depth in self.arch_settings else None
+        known = BASIC_BLOCK_SITES if block is not None and block.expansion == 1 \
+            else BOTTLENECK_SITES
+        self.act_cfg = act_cfg
+        self.act_stages = tuple(bool(s) for s in act_stages)
+        self.act_sites = check_sites(act_sites, known)
+        self.stem_act_cfg = stem_act_cfg
+        host_default_init = kwargs.get('init_cfg') is None and kwargs.get('pretrained') is None
+        super().__init__(*args, **kwargs)
+        if stem_act_cfg is not None:
+            self._replace_stem_activations(stem_act_cfg)
+        if host_default_init and self.zero_init_residual:
+            self._zero_init_residual()
+
+    def make_res_layer(self, **kwargs):
+        """Build a stage, passing each block its activation settings."""
+        stage = int(round(math.log2(kwargs['planes'] / self.base_channels)))
+        kwargs['act_cfg'] = self.act_cfg if self.act_stages[stage] else RELU
+        kwargs['act_sites'] = self.act_sites
+        return super().make_res_layer(**kwargs)
+
+    def _replace_stem_activations(self, stem_act_cfg: dict) -> None:
+        if self.deep_stem:
+            for i, m in enumerate(self.stem):
+                if isinstance(m, nn.ReLU):
+                    self.stem[i] = build_site_activation(stem_act_cfg, self.stem[i - 2].out_channels)
+        else:
+            self.relu = build_site_activation(stem_act_cfg, self.conv1.out_channels)
+
+    def _zero_init_residual(self) -> None:
+        # The host zero-inits each block's last norm only when its block class *is* the
+        # host's (an identity check that our subclasses fail): do the same here.
+        norm_name = 'norm3' if self.block.expansion == 4 else 'norm2'
+        for layer_name in self.res_layers:
+            for block in getattr(self, layer_name):
+                if block.init_cfg is None:
+                    block.init_cfg = dict(type='Constant', val=0, override=dict(name=norm_name))
