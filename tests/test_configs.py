@@ -1,0 +1,100 @@
+"""Every shipped config parses, builds, and runs loss and predict on a tiny input."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.structures import PixelData
+
+from frelu_mm import FReLU
+from tiny_configs import tiny_config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py')))
+HOST = {
+    'retinanet': 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+    'pspnet': 'mmseg::pspnet/pspnet_r50-d8_4xb2-80k_cityscapes-512x1024.py',
+}
+
+
+def build(cfg):
+    init_default_scope(cfg.default_scope)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def det_batch(model, training, num_classes=80):
+    from mmdet.testing import demo_mm_inputs
+    data = demo_mm_inputs(batch_size=2, image_shapes=[(3, 64, 64)] * 2, num_items=[3, 2],
+                          num_classes=num_classes)
+    return model.data_preprocessor(data, training)
+
+
+def seg_batch(model, training, num_classes=19):
+    from mmseg.structures import SegDataSample
+    g = torch.Generator().manual_seed(0)
+    samples = []
+    for _ in range(2):
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, 64, 64), generator=g))
+        s.set_metainfo(dict(img_shape=(64, 64), ori_shape=(64, 64), pad_shape=(64, 64)))
+        samples.append(s)
+    data = dict(inputs=[torch.randint(0, 255, (3, 64, 64), generator=g).float()] * 2,
+                data_samples=samples)
+    return model.data_preprocessor(data, training)
+
+
+def frelu_count(model):
+    return sum(isinstance(m, FReLU) for m in model.modules())
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
+def test_config_builds_and_runs_loss_and_predict(path):
+    cfg = tiny_config(path)
+    assert cfg.custom_imports['imports'] == ['frelu_mm']
+    model = build(cfg)
+    make_batch = det_batch if cfg.default_scope == 'mmdet' else seg_batch
+    model.train()
+    losses = model(**make_batch(model, True), mode='loss')
+    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(x.sum() for x in v)
+                for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    model.eval()
+    with torch.no_grad():
+        preds = model(**make_batch(model, False), mode='predict')
+    assert len(preds) == 2
+    expected = 39 if 'frelu' in osp.basename(path) else 0
+    assert frelu_count(model.backbone) == expected == frelu_count(model)
+
+
+@pytest.mark.parametrize('family', ['retinanet', 'pspnet'])
+def test_relu_config_builds_the_host_network(family):
+    ours = build(tiny_config(osp.join(ROOT, 'configs', f'{family}_relu.py')))
+    host_cfg = tiny_config(osp.join(ROOT, 'configs', f'{family}_relu.py'))
+    host_cfg.model.backbone.type = 'ResNet' if family == 'retinanet' else 'ResNetV1c'
+    for key in ('act_cfg', ):
+        host_cfg.model.backbone.pop(key)
+    host = build(host_cfg)
+    ours_sd, host_sd = ours.state_dict(), host.state_dict()
+    assert {k: v.shape for k, v in ours_sd.items()} == {k: v.shape for k, v in host_sd.items()}
+    ours.load_state_dict(host_sd, strict=True)
+    ours.eval(), host.eval()
+    x = torch.randn(1, 3, 64, 64)
+    for a, b in zip(ours.extract_feat(x), host.extract_feat(x)):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_host_configs_are_what_the_relu_configs_inherit(tmp_path):
+    from mmengine.config import Config
+    for family, base in HOST.items():
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', f'{family}_relu.py'))
+        host_file = tmp_path / f'host_{family}.py'
+        host_file.write_text(f'_base_ = {base!r}\n')
+        host = Config.fromfile(str(host_file))
+        cfg.model.backbone.pop('act_cfg')
+        cfg.model.backbone.type = host.model.backbone.type
+        assert cfg.model.to_dict() == host.model.to_dict()
