@@ -6,6 +6,7 @@ mmcv; the models need mmdet and mmseg.
 """
 from .layers import FReLU
 from .models import *  # noqa: F401,F403  (registers the backbones and heads)
+from . import evaluation  # noqa: F401  (registers the breakdown metrics in METRICS)
 
 __version__ = '0.1.0'
 __all__ = ['FReLU']
