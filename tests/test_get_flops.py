@@ -1,0 +1,106 @@
+"""FLOP counting with FReLU's max, against hand computations."""
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+
+import frelu_mm  # noqa: F401
+from frelu_mm.analysis import backbone_complexity, count_complexity, model_complexity
+from frelu_mm.layers import FReLU
+
+
+def test_tiny_model_by_hand():
+    # conv 3->4, 3x3, no bias, then FReLU(4) on 1x4x8x10 (N*C*H*W = 320 elements)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), FReLU(4))
+    x = torch.randn(1, 3, 8, 10)
+    conv = 320 * 3 * 9        # one multiply-add per weight per output element
+    dwconv = 320 * 9          # depthwise 3x3: 9 per output element
+    bn = 320 * 2              # eval BatchNorm with affine: 2 per element
+    maximum = 320             # max(x, T(x)): 1 per output element
+    res = count_complexity(model, x)
+    assert res['flops'] == conv + dwconv + bn + maximum == 12480
+    assert res['flops_by_operator'] == {'conv': conv + dwconv, 'batch_norm': bn, 'maximum': maximum}
+    assert res['params'] == 3 * 4 * 9 + 4 * 9 + 2 * 4
+    assert res['uncounted_ops'] == {}
+    # mmengine's own count misses the max; --no-bn drops BN
+    plain = count_complexity(model, x, count_max=False)
+    assert plain['flops'] == conv + dwconv + bn and plain['uncounted_ops'] == {'aten::maximum': 1}
+    no_bn = count_complexity(model, x, count_bn=False)
+    assert no_bn['flops'] == conv + dwconv + maximum and no_bn['uncounted_ops'] == {}
+
+
+def test_reductions_not_counted():
+    class M(nn.Module):
+        def forward(self, x):
+            return torch.max(x), x.max(1)[0], torch.max(x, -x), torch.maximum(x, x * 0)
+
+    res = count_complexity(M(), torch.randn(2, 3, 5))
+    assert res['flops_by_operator'] == {'max': 30, 'maximum': 30}
+
+
+def _backbone_cfg(act):
+    return Config(dict(default_scope='mmdet', model=dict(backbone=dict(
+        type='ActResNet', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
+        norm_cfg=dict(type='BN', requires_grad=True), act_cfg=act))))
+
+
+def test_backbone_frelu_extra_cost_by_hand():
+    """FReLU minus ReLU backbone = sum over FReLU sites of (9 + 2 + 1) * C*H*W
+    FLOPs and (9 + 2) * C params; the classifier adds GAP + the linear layer."""
+    size = 64
+    relu = backbone_complexity(_backbone_cfg(dict(type='ReLU')), input_size=size, num_classes=10)
+    frelu = backbone_complexity(_backbone_cfg(dict(type='FReLU')), input_size=size, num_classes=10)
+
+    from mmengine.registry import MODELS
+    net = MODELS.build(_backbone_cfg(dict(type='FReLU')).model.backbone)
+    net.eval()
+    sites = []
+    for m in net.modules():
+        if isinstance(m, FReLU):
+            m.register_forward_hook(lambda mod, inp, out: sites.append((mod, out.numel())))
+    with torch.no_grad():
+        net(torch.randn(1, 3, size, size))
+    assert sites, 'the FReLU backbone has FReLU sites'
+    extra_flops = sum(12 * n for _, n in sites)
+    extra_params = sum({id(m): 11 * m.in_channels for m, _ in sites}.values())
+    assert frelu['backbone']['flops'] - relu['backbone']['flops'] == extra_flops
+    assert frelu['backbone']['params'] - relu['backbone']['params'] == extra_params
+    assert frelu['backbone']['flops_by_operator']['maximum'] == sum(n for _, n in sites)
+    # classifier: + adaptive avg pool (1 per input element) + linear 512 -> 10
+    last = 512 * (size // 32) ** 2
+    assert frelu['classifier']['flops'] == frelu['backbone']['flops'] + last + 512 * 10
+    assert frelu['classifier']['params'] == frelu['backbone']['params'] + 512 * 10 + 10
+
+
+def test_whole_detector_and_cli(tmp_path):
+    cfg = Config.fromfile('configs/retinanet_frelu.py')
+    cfg.model.backbone.depth = 18
+    cfg.model.backbone.init_cfg = None
+    cfg.model.neck.in_channels = [64, 128, 256, 512]
+    cfg.model.neck.out_channels = 16
+    cfg.model.bbox_head.in_channels = 16
+    cfg.model.bbox_head.feat_channels = 16
+    cfg.model.bbox_head.stacked_convs = 1
+    res = model_complexity(cfg, shape=(60, 90))
+    assert res['input_shape'] == [1, 3, 64, 96]  # padded to the divisor 32
+    assert res['flops_by_operator']['maximum'] > 0
+    cfg_path = str(tmp_path / 'tiny_retina.py')
+    cfg.dump(cfg_path)
+    from tools_get_flops import main
+    out = str(tmp_path / 'complexity.json')
+    report = main([cfg_path, '--shape', '60', '90', '--input-size', '32', '--out', out])
+    saved = json.load(open(out))
+    assert saved['model']['flops'] == res['flops'] == report['model']['flops']
+    assert saved['classifier']['input_shape'] == [1, 3, 32, 32] and saved['task'] == 'det'
+
+
+@pytest.fixture(autouse=True)
+def _tools_on_path(monkeypatch):
+    import importlib.util
+    import sys
+    spec = importlib.util.spec_from_file_location('tools_get_flops', 'tools/get_flops.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setitem(sys.modules, 'tools_get_flops', mod)
