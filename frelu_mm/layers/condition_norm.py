@@ -21,6 +21,7 @@ def build_condition_norm(norm_cfg: Optional[dict], channels: int) -> nn.Module:
     if norm_cfg is None:
         return nn.Identity()
     cfg = dict(norm_cfg)
+    cfg.pop('_scope_', None)  # added by mmengine configs; mmcv's norm builders reject it
     norm_type = cfg.get('type')
     if norm_type == 'LN':
         # mmcv's LN is nn.LayerNorm over the last dim only, which is wrong for NCHW.

@@ -1,0 +1,87 @@
+"""Test a checkpoint of an mmdet or mmseg config and save the per-class breakdown.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out PATH] [--show-dir DIR]
+        [--fuse] [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+
+Writes ``breakdown.json`` / ``.csv`` / ``.md`` (overall and per-class metrics, in
+percent) into the work dir, which defaults to the training run's
+(``work_dirs/<config name>``).
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+from frelu_mm.runner import allow_runner_checkpoints, load_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test a detector or segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where metrics and the breakdown are saved')
+    parser.add_argument('--out', help='detection: a .pkl file of raw predictions; '
+                        'segmentation: a directory for the predicted label maps')
+    parser.add_argument('--show-dir', help='save drawn predictions to this directory')
+    parser.add_argument('--fuse', action='store_true',
+                        help="fold FReLU's norm into its conv for faster inference")
+    parser.add_argument('--no-breakdown', action='store_true',
+                        help="keep the config's evaluator as it is (no per-class files)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_visualization(cfg, show_dir):
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise ValueError('--show-dir needs a visualization hook in default_hooks')
+    hook['draw'] = True
+    if cfg.default_scope == 'mmdet':
+        hook['test_out_dir'] = show_dir
+    else:
+        cfg.visualizer['save_dir'] = show_dir
+
+
+def add_raw_output(cfg, out):
+    if cfg.default_scope == 'mmdet':
+        if not out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out {out}: detection predictions are saved as .pkl')
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
+            else [cfg.test_evaluator]
+        cfg.test_evaluator = [*evaluators, dict(type='DumpDetResults', out_file_path=out)]
+    else:
+        cfg.test_evaluator['output_dir'] = out
+        cfg.test_evaluator['keep_results'] = True
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint!r} not found; pass the .pth file '
+                         f'written by tools/train.py (e.g. work_dirs/<config>/iter_N.pth)')
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    cfg.load_from = args.checkpoint
+    if not args.no_breakdown:
+        from frelu_mm.evaluation import to_breakdown_evaluator
+        cfg.test_evaluator = to_breakdown_evaluator(cfg.test_evaluator, cfg.work_dir)
+    if args.show_dir:
+        enable_visualization(cfg, args.show_dir)
+    if args.out:
+        add_raw_output(cfg, args.out)
+    if args.fuse:
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='FuseFReLUHook')]
+    allow_runner_checkpoints()
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
