@@ -178,7 +178,8 @@ def test_to_breakdown_evaluator_coco():
                        format_only=False, backend_args=None, breakdown_dir='/w')
     assert host['type'] == 'CocoMetric'  # not modified in place
     # proposal-only or format-only evaluators are left alone
-    assert to_breakdown_evaluator(dict(type='CocoMetric', metric='proposal_fast'), '/w')['type'] == 'CocoMetric'
+    proposals = dict(type='CocoMetric', metric='proposal_fast')
+    assert to_breakdown_evaluator(proposals, '/w')['type'] == 'CocoMetric'
     assert to_breakdown_evaluator(dict(type='CocoMetric', format_only=True), '/w')['type'] == 'CocoMetric'
     # list and Evaluator wrappers
     lst = to_breakdown_evaluator([dict(type='mmdet.CocoMetric', metric=['bbox', 'segm'])], None)

@@ -147,7 +147,7 @@ def test_complexity_from_dumped_config(runs):
     dirs, tmp = runs
     work = dirs['Swish'][0]
     cfg = Config(dict(default_scope='mmdet', model=dict(backbone=dict(
-        type='ActResNet', depth=18, act_cfg=dict(type='Swish')))))
+        type='ActResNet', depth=18, base_channels=16, act_cfg=dict(type='Swish')))))
     cfg.dump(os.path.join(work, 'retinanet_swish.py'))
     det = build_tables(dirs)['det']
     expected = backbone_complexity(cfg)['classifier']

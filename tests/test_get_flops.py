@@ -42,7 +42,7 @@ def test_reductions_not_counted():
 
 def _backbone_cfg(act):
     return Config(dict(default_scope='mmdet', model=dict(backbone=dict(
-        type='ActResNet', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
+        type='ActResNet', depth=18, base_channels=16, num_stages=4, out_indices=(0, 1, 2, 3),
         norm_cfg=dict(type='BN', requires_grad=True), act_cfg=act))))
 
 
@@ -68,17 +68,18 @@ def test_backbone_frelu_extra_cost_by_hand():
     assert frelu['backbone']['flops'] - relu['backbone']['flops'] == extra_flops
     assert frelu['backbone']['params'] - relu['backbone']['params'] == extra_params
     assert frelu['backbone']['flops_by_operator']['maximum'] == sum(n for _, n in sites)
-    # classifier: + adaptive avg pool (1 per input element) + linear 512 -> 10
-    last = 512 * (size // 32) ** 2
-    assert frelu['classifier']['flops'] == frelu['backbone']['flops'] + last + 512 * 10
-    assert frelu['classifier']['params'] == frelu['backbone']['params'] + 512 * 10 + 10
+    # classifier: + adaptive avg pool (1 per input element) + linear 128 -> 10
+    last = 128 * (size // 32) ** 2
+    assert frelu['classifier']['flops'] == frelu['backbone']['flops'] + last + 128 * 10
+    assert frelu['classifier']['params'] == frelu['backbone']['params'] + 128 * 10 + 10
 
 
 def test_whole_detector_and_cli(tmp_path):
     cfg = Config.fromfile('configs/retinanet_frelu.py')
     cfg.model.backbone.depth = 18
+    cfg.model.backbone.base_channels = 16
     cfg.model.backbone.init_cfg = None
-    cfg.model.neck.in_channels = [64, 128, 256, 512]
+    cfg.model.neck.in_channels = [16, 32, 64, 128]
     cfg.model.neck.out_channels = 16
     cfg.model.bbox_head.in_channels = 16
     cfg.model.bbox_head.feat_channels = 16
