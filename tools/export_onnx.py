@@ -87,7 +87,15 @@ def main(argv=None) -> int:
     model, fused = prepare_for_export(model, fuse=not args.no_fuse)
     exported = tensor_forward(model, args.part)
     x = torch.randn(args.batch, 3, *args.shape)
-    names = export_onnx(exported, x, args.out, args.opset, args.dynamic_batch)
+    try:
+        names = export_onnx(exported, x, args.out, args.opset, args.dynamic_batch)
+    except torch.onnx.errors.OnnxExporterError as e:
+        if 'adaptive_avg_pool2d' in str(e):
+            print(f'error: the exporter cannot turn an adaptive pooling into ONNX at input '
+                  f'{tuple(args.shape)}: its output size must divide the feature map '
+                  f'(PSPNet: H and W multiples of 48, e.g. --shape 480 960)', file=sys.stderr)
+            return 1
+        raise
     print(f'wrote {args.out}: opset {args.opset}, input (N, 3, {args.shape[0]}, '
           f'{args.shape[1]}), {len(names)} outputs, FReLU fused: {fused}')
     if reference is not None:
