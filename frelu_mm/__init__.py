@@ -4,9 +4,10 @@
 so configs of both toolkits see it. The layer (``frelu_mm.layers``) needs only
 mmcv; the models need mmdet and mmseg.
 """
+from .fuse import fuse_frelu
 from .layers import FReLU
 from .models import *  # noqa: F401,F403  (registers the backbones and heads)
 from . import evaluation  # noqa: F401  (registers the breakdown metrics in METRICS)
 
 __version__ = '0.1.0'
-__all__ = ['FReLU']
+__all__ = ['FReLU', 'fuse_frelu']

@@ -13,6 +13,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 
 from .condition_norm import build_condition_norm
+from .lean_frelu import lean_frelu, supports_lean
 
 CONDITIONS = ('dwconv', 'maxpool', 'avgpool', 'factorized_sum', 'factorized_max')
 COMBINES = ('max', 'sum')
@@ -48,6 +49,10 @@ class FReLU(nn.Module):
     """
 
     _abbr_ = 'frelu'  # name prefix when built as an mmdet ResNet plugin
+    # Training with autograd on: use the recomputing backward of ``lean_frelu`` where
+    # it applies (same gradients, less memory, faster). Set False on an instance (or
+    # the class) to get the plain autograd graph.
+    lean_backward = True
 
     def __init__(self,
                  in_channels: Optional[int] = None,
@@ -153,7 +158,14 @@ class FReLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
+        grad = torch.is_grad_enabled()
+        if grad and self.lean_backward and supports_lean(self):
+            return lean_frelu(x, self)
         t = self.funnel_condition(x)
+        if not grad and self.combine == 'max' and t is not x and t.shape == x.shape \
+                and t.dtype == x.dtype:
+            # no autograd: write the max into the condition's fresh buffer
+            return torch.maximum(x, t, out=t) if self.with_identity else t.relu_()
         base = x if self.with_identity else torch.zeros_like(t)
         return torch.maximum(base, t) if self.combine == 'max' else base + t
 
