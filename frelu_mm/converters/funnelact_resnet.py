@@ -67,7 +67,8 @@ class ConversionReport:
                     dropped=list(self.dropped), added=list(self.added))
 
 
-def official_state_dict(obj: Any) -> 'OrderedDict[str, np.ndarray]':
+def official_state_dict(obj: Any, required: Tuple[str, ...] = REQUIRED_KEYS,
+                        what: str = NOT_A_CHECKPOINT) -> 'OrderedDict[str, np.ndarray]':
     """Validate an unpickled official checkpoint and return its name -> array dict.
 
     Accepts the state dict itself (what FunnelAct's ``mge.save(model.state_dict())``
@@ -75,25 +76,27 @@ def official_state_dict(obj: Any) -> 'OrderedDict[str, np.ndarray]':
 
     Args:
         obj: what the pickle contained.
+        required (tuple[str]): keys that must be present (default: the ResNet's).
+        what (str): the end of the error messages, naming the expected file.
     """
     if isinstance(obj, Mapping) and isinstance(obj.get('state_dict'), Mapping):
         obj = obj['state_dict']
     if not isinstance(obj, Mapping):
         raise ValueError(f'the file holds a {type(obj).__name__}, not a dict of arrays: it '
-                         f'{NOT_A_CHECKPOINT}')
+                         f'{what}')
     bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, np.ndarray)]
     if bad:
         k = bad[0]
         raise ValueError(f'entry {k!r} is a {type(obj[k]).__name__}, not a numpy array: the file '
-                         f'{NOT_A_CHECKPOINT}')
-    missing = [k for k in REQUIRED_KEYS if k not in obj]
+                         f'{what}')
+    missing = [k for k in required if k not in obj]
     if missing:
-        raise ValueError(f'keys {missing} are missing: the file {NOT_A_CHECKPOINT}. '
+        raise ValueError(f'keys {missing} are missing: the file {what}. '
                          f'First keys found: {list(obj)[:5]}')
     not_float = [k for k, v in obj.items() if not np.issubdtype(v.dtype, np.floating)]
     if not_float:
         raise ValueError(f'{not_float[:5]} are not floating-point arrays: the file '
-                         f'{NOT_A_CHECKPOINT}')
+                         f'{what}')
     return OrderedDict(obj)
 
 
