@@ -10,11 +10,13 @@ percent) into the work dir, which defaults to the training run's
 import argparse
 import os
 import os.path as osp
+import time
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from frelu_mm.runner import allow_runner_checkpoints, load_config
+from frelu_mm.runner import (allow_runner_checkpoints, check_checkpoint_fits, check_data,
+                             insert_label_check, load_config, read_checkpoint)
 
 
 def parse_args():
@@ -62,15 +64,30 @@ def add_raw_output(cfg, out):
         cfg.test_evaluator['keep_results'] = True
 
 
+def keep_previous_breakdown(work_dir):
+    """Move an earlier test's breakdown files aside (never overwrite them silently)."""
+    previous = osp.join(work_dir, 'breakdown.json')
+    if not osp.isfile(previous):
+        return
+    stamp = time.strftime('%Y%m%d_%H%M%S', time.localtime(osp.getmtime(previous)))
+    for ext in ('json', 'csv', 'md'):
+        old = osp.join(work_dir, f'breakdown.{ext}')
+        if osp.isfile(old):
+            os.replace(old, osp.join(work_dir, f'breakdown_{stamp}.{ext}'))
+    print(f'an earlier breakdown in {work_dir} was kept as breakdown_{stamp}.*')
+
+
 def main():
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint {args.checkpoint!r} not found; pass the .pth file '
-                         f'written by tools/train.py (e.g. work_dirs/<config>/iter_N.pth)')
+    checkpoint = read_checkpoint(args.checkpoint)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
+    check_data(cfg, splits=('test', ))
+    if cfg.default_scope == 'mmseg':
+        insert_label_check(cfg)
     if not args.no_breakdown:
         from frelu_mm.evaluation import to_breakdown_evaluator
+        keep_previous_breakdown(cfg.work_dir)
         cfg.test_evaluator = to_breakdown_evaluator(cfg.test_evaluator, cfg.work_dir)
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
@@ -80,6 +97,8 @@ def main():
         cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='FuseFReLUHook')]
     allow_runner_checkpoints()
     runner = Runner.from_cfg(cfg)
+    check_checkpoint_fits(runner.model, checkpoint, args.checkpoint)
+    del checkpoint
     runner.test()
 
 

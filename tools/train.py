@@ -9,7 +9,8 @@ import os
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from frelu_mm.runner import allow_runner_checkpoints, load_config
+from frelu_mm.runner import (allow_runner_checkpoints, check_data, check_fresh_work_dir,
+                             insert_label_check, load_config, read_checkpoint)
 
 
 def parse_args():
@@ -40,10 +41,17 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
+        latest = os.path.join(cfg.work_dir, 'last_checkpoint')
+        if os.path.isfile(latest):
+            with open(latest) as f:
+                read_checkpoint(f.read().strip())
     elif args.resume is not None:
-        if not os.path.isfile(args.resume):
-            raise SystemExit(f'--resume {args.resume}: no such checkpoint file')
+        read_checkpoint(args.resume)
         cfg.resume, cfg.load_from = True, args.resume
+    check_fresh_work_dir(cfg.work_dir, resume=args.resume is not None)
+    check_data(cfg, splits=('train', 'val'))
+    if cfg.default_scope == 'mmseg':
+        insert_label_check(cfg)
     allow_runner_checkpoints()
     runner = Runner.from_cfg(cfg)
     runner.train()

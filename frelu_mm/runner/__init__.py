@@ -1,6 +1,11 @@
-"""What tools/train.py and tools/test.py share: config loading, safe checkpoints, hooks."""
+"""What tools/train.py and tools/test.py share: config loading, checks, safe checkpoints."""
+from .checks import (check_checkpoint_fits, check_data, check_fresh_work_dir,
+                     read_checkpoint)
 from .config import load_config
 from .fuse_hook import FuseFReLUHook
 from .safe_checkpoint import allow_runner_checkpoints
+from .seg_label_check import CheckSegLabels, insert_label_check
 
-__all__ = ['load_config', 'FuseFReLUHook', 'allow_runner_checkpoints']
+__all__ = ['check_checkpoint_fits', 'check_data', 'check_fresh_work_dir', 'read_checkpoint',
+           'load_config', 'FuseFReLUHook', 'allow_runner_checkpoints', 'CheckSegLabels',
+           'insert_label_check']
