@@ -236,7 +236,8 @@ def test_structure_mismatch_is_detected(reference, official_file):
     official = megengine_state_dict(reference, np.float64)
     sd, _ = convert_funnelact_resnet(official)
     ref64 = copy.deepcopy(reference).double()
-    x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2),
+                    dtype=torch.float64)
     assert_features_equal(ours_from(dict(state_dict=sd), torch.float64), ref64, x)
     with pytest.raises(AssertionError):
         assert_features_equal(ours_from(dict(state_dict=sd), torch.float64, style='pytorch'),
@@ -285,7 +286,8 @@ def test_pretrained_init_cfg_and_v1b(reference, tmp_path):
     ref64 = copy.deepcopy(reference).double()
     kwargs = dict(depth=50, style='caffe', act_cfg=dict(type='FReLU'), stem_channels=WIDTH,
                   base_channels=WIDTH, init_cfg=dict(type='Pretrained', checkpoint=dst))
-    x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(3),
+                    dtype=torch.float64)
     for cls in (ActResNet, ActResNetV1b):
         backbone = cls(**kwargs).double()
         backbone.init_weights()  # FReLU's own init_weights must not undo the weights

@@ -142,7 +142,8 @@ def convert_funnelact_resnet(
 
     Returns:
         tuple: ``(state_dict, report)``; ``state_dict`` maps our keys to float32
-        tensors (float64 if the source is float64) and loads strictly into the matching ``ActResNet`` (see
+        tensors (float64 if the source is float64) and loads strictly into the
+        matching ``ActResNet`` (see
         :func:`frelu_mm.converters.resnet_check.backbone_kwargs_for`).
     """
     official = official_state_dict(official)
@@ -171,7 +172,8 @@ def convert_funnelact_resnet(
         if CONV_MODULE.match(module):
             if 'weight' not in tensors:
                 raise ValueError(f'{module}.bias has no {module}.weight')
-            converted[f'{ours}.weight'] = conv_weight_to_torch(tensors['weight'], f'{module}.weight')
+            converted[f'{ours}.weight'] = conv_weight_to_torch(tensors['weight'],
+                                                               f'{module}.weight')
             report.mapped[f'{module}.weight'] = f'{ours}.weight'
         else:
             missing = [t for t in BN_TENSORS if t not in tensors]

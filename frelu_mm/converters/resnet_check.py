@@ -39,7 +39,8 @@ def backbone_kwargs_for(state_dict: Mapping[str, torch.Tensor]) -> dict:
                     for m in [re.match(r'layer([1-4])\.\d+\.act([123])\.conv\.weight$', k)] if m})
     stages = {int(m.group(1)) for k in state_dict
               for m in [re.match(r'layer([1-4])\.\d+\.act[123]\.conv\.weight$', k)] if m}
-    kwargs = dict(depth=depths[0], style='caffe', act_cfg=dict(type='FReLU') if sites else dict(type='ReLU'))
+    act_cfg = dict(type='FReLU') if sites else dict(type='ReLU')
+    kwargs = dict(depth=depths[0], style='caffe', act_cfg=act_cfg)
     if sites:
         kwargs['act_stages'] = tuple(i in stages for i in range(1, 5))
         if sites != [1, 2, 3]:
