@@ -8,6 +8,7 @@ from .fuse import fuse_frelu
 from .layers import FReLU
 from .models import *  # noqa: F401,F403  (registers the backbones and heads)
 from . import evaluation  # noqa: F401  (registers the breakdown metrics in METRICS)
+from . import runner  # noqa: F401  (registers the tools' hooks, transforms, CPU DDP)
 
 __version__ = '0.1.0'
 __all__ = ['FReLU', 'fuse_frelu']

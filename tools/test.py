@@ -16,7 +16,8 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from frelu_mm.runner import (allow_runner_checkpoints, check_checkpoint_fits, check_data,
-                             insert_label_check, load_config, read_checkpoint)
+                             insert_label_check, load_config, prepare_cpu_distributed,
+                             read_checkpoint)
 
 
 def parse_args():
@@ -96,6 +97,7 @@ def main():
     if args.fuse:
         cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='FuseFReLUHook')]
     allow_runner_checkpoints()
+    prepare_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     check_checkpoint_fits(runner.model, checkpoint, args.checkpoint)
     del checkpoint

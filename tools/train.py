@@ -10,7 +10,8 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from frelu_mm.runner import (allow_runner_checkpoints, check_data, check_fresh_work_dir,
-                             insert_label_check, load_config, read_checkpoint)
+                             insert_label_check, load_config, prepare_cpu_distributed,
+                             read_checkpoint)
 
 
 def parse_args():
@@ -53,6 +54,7 @@ def main():
     if cfg.default_scope == 'mmseg':
         insert_label_check(cfg)
     allow_runner_checkpoints()
+    prepare_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
 
