@@ -137,7 +137,13 @@ def peak_memory(variant, fmt, args):
     cmd = [sys.executable, os.path.abspath(__file__), '--child', f'{variant}:{FORMAT_NAMES[fmt]}',
            '--batch', str(args.batch), '--size', str(args.size), '--depth', str(args.depth),
            '--device', args.device, '--threads', str(torch.get_num_threads())]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ)
+    if args.mmap_threshold:
+        # glibc: serve buffers above this size by mmap and unmap them on free, for
+        # every variant alike (the default dynamic threshold keeps freed buffers in the
+        # heap, which inflates peak RSS by the churn of temporaries)
+        env['MALLOC_MMAP_THRESHOLD_'] = str(args.mmap_threshold)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])['peak']
 
 
@@ -201,6 +207,9 @@ def main():
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
     p.add_argument('--threads', type=int, default=None, help='torch threads (default: torch)')
     p.add_argument('--skip', nargs='*', default=[], choices=['inference', 'train', 'memory', 'layers'])
+    p.add_argument('--mmap-threshold', type=int, default=0,
+                   help='glibc MALLOC_MMAP_THRESHOLD_ for the memory subprocesses '
+                        '(0: allocator default)')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.threads:
@@ -258,8 +267,9 @@ def main():
             'naive FReLU nchw': peak_memory('naive', NCHW, args),
             'ours lean cl': peak_memory('ours', CL, args),
         }
+        alloc = f', MALLOC_MMAP_THRESHOLD_={args.mmap_threshold}' if args.mmap_threshold else ''
         report(f'training {what} (fresh process per variant, 3 steps; ReLU in its '
-               f'faster training format)', peaks, unit='GB', scale=1e-9)
+               f'faster training format{alloc})', peaks, unit='GB', scale=1e-9)
         base = peaks[f'relu {FORMAT_NAMES[relu_train_fmt]}']
         ratios['train_peak_memory'] = peaks['ours lean cl'] / base
         ratios['train_peak_memory (naive)'] = peaks['naive FReLU nchw'] / base
