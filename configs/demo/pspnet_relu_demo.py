@@ -4,7 +4,7 @@ _base_ = '../pspnet_relu.py'
 
 data_root = 'data/demo/cityscapes/'
 crop_size = (128, 128)
-iters = 300
+iters = 700
 norm_cfg = dict(type='BN', requires_grad=True)  # one process: plain BN instead of SyncBN
 
 model = dict(

@@ -4,7 +4,7 @@ _base_ = '../retinanet_relu.py'
 
 data_root = 'data/demo/coco_shapes/'
 metainfo = dict(classes=('square', 'disc', 'triangle'))
-iters = 400
+iters = 450
 
 model = dict(
     # ResNet-50 at a quarter of the width, trained from scratch (no downloads here)
