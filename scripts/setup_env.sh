@@ -28,7 +28,7 @@ $PIP install -q "torch==2.13.0"
 # --no-build-isolation so it compiles against the torch above; pip's wheel cache makes
 # later installs on the same machine take seconds.
 if ! $VENV/bin/python -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
-  echo "[setup] building mmcv 2.1.0 with ops (about 13 minutes on 2 cores, once per machine)"
+  echo "[setup] installing mmcv 2.1.0 with ops (a source build of about 13 minutes the first time on a machine; pip caches the wheel)"
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install -q --no-build-isolation "mmcv==2.1.0"
 fi
 
