@@ -112,20 +112,20 @@ def test_sigkill_then_resume_ends_with_the_same_weights(tmp_path, data_root):
     full_out, crash_out = tmp_path / 'full', tmp_path / 'crash'
     full_out.mkdir(), crash_out.mkdir()
     run([sys.executable, 'tools/train.py',
-         write_config(tmp_path, data_root, full_out, batch_size=2, iters=6),
+         write_config(tmp_path, data_root, full_out, batch_size=2, iters=10),
          '--work-dir', str(tmp_path / 'w_full')])
 
-    cfg = write_config(tmp_path, data_root, crash_out, batch_size=2, iters=6)
+    cfg = write_config(tmp_path, data_root, crash_out, batch_size=2, iters=10)
     work = tmp_path / 'w_crash'
     proc = subprocess.Popen([sys.executable, 'tools/train.py', cfg, '--work-dir', str(work)],
                             cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while not (work / 'iter_3.pth').exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (work / 'iter_6.pth').exists(), 'the run finished before it could be killed'
+    assert not (work / 'iter_10.pth').exists(), 'the run finished before it could be killed'
     assert not (crash_out / 'rank0.pth').exists()
 
     log = run([sys.executable, 'tools/train.py', cfg, '--work-dir', str(work), '--resume'])
