@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 from mmengine.registry import MODELS
 
+from . import fused_kernel as kernel
 from .condition_norm import build_condition_norm
 from .lean_frelu import lean_frelu, supports_lean
 
@@ -53,6 +54,10 @@ class FReLU(nn.Module):
     # it applies (same gradients, less memory, faster). Set False on an instance (or
     # the class) to get the plain autograd graph.
     lean_backward = True
+    # Inference (no grad) of a fused dwconv FReLU on a float32 channels-last CPU tensor:
+    # use the one-pass C++ kernel of ``fused_kernel`` (built on first use; the eager
+    # path if it cannot be built). Set False on an instance or the class to turn it off.
+    fused_kernel = True
 
     def __init__(self,
                  in_channels: Optional[int] = None,
@@ -161,6 +166,10 @@ class FReLU(nn.Module):
         grad = torch.is_grad_enabled()
         if grad and self.lean_backward and supports_lean(self):
             return lean_frelu(x, self)
+        if not grad and self.fused_kernel and kernel.eligible(self, x):
+            y = kernel.fused_frelu(self, x)
+            if y is not None:
+                return y
         t = self.funnel_condition(x)
         if not grad and self.combine == 'max' and t is not x and t.shape == x.shape \
                 and t.dtype == x.dtype:
