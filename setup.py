@@ -6,6 +6,8 @@ setup(
     version='0.1.0',
     description='FReLU (Funnel Activation) for the OpenMMLab toolkits',
     packages=find_packages(include=['frelu_mm', 'frelu_mm.*']),
+    # the fused FReLU inference kernel, compiled on first use
+    package_data={'frelu_mm.layers': ['csrc/*.cpp']},
     python_requires='>=3.9',
     # torch and mmcv are left to the user (mmcv needs a build matching torch);
     # scripts/setup_env.sh installs the pinned stack.
