@@ -12,12 +12,12 @@ import os
 import os.path as osp
 import time
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from frelu_mm.runner import (allow_runner_checkpoints, check_checkpoint_fits, check_data,
                              insert_label_check, load_config, prepare_cpu_distributed,
                              read_checkpoint)
+from frelu_mm.runner.cli import parse_with_common_args
 
 
 def parse_args():
@@ -32,14 +32,7 @@ def parse_args():
                         help="fold FReLU's norm into its conv for faster inference")
     parser.add_argument('--no-breakdown', action='store_true',
                         help="keep the config's evaluator as it is (no per-class files)")
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_common_args(parser)
 
 
 def enable_visualization(cfg, show_dir):

@@ -6,12 +6,12 @@
 import argparse
 import os
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from frelu_mm.runner import (allow_runner_checkpoints, check_data, check_fresh_work_dir,
                              insert_label_check, load_config, prepare_cpu_distributed,
                              read_checkpoint)
+from frelu_mm.runner.cli import parse_with_common_args
 
 
 def parse_args():
@@ -22,14 +22,7 @@ def parse_args():
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or with no value from the latest checkpoint in the work dir')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. train_cfg.max_iters=100')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_common_args(parser)
 
 
 def main():
