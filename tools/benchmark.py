@@ -28,7 +28,6 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 
 import frelu_mm
 from frelu_mm import FReLU

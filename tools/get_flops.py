@@ -22,7 +22,6 @@ default, 0). So an FReLU site of C x H x W with a 3x3 depthwise condition adds
 --out writes the report as JSON (tools/compare_runs.py reads <work_dir>/complexity.json).
 """
 import argparse
-import json
 
 from mmengine.config import Config, DictAction
 from prettytable import PrettyTable
