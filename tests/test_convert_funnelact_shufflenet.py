@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from frelu_mm.converters import convert_funnelact_checkpoint
 from frelu_mm.converters.funnelact_shufflenet import convert_funnelact_shufflenet
 from frelu_mm.models.backbones.shufflenet_v2_frelu import ShuffleNetV2FReLU
+from test_convert_funnelact import megengine_state_dict  # same MegEngine layout
 
 
 class OfficialLightFReLU(nn.Module):
@@ -103,21 +104,6 @@ def make_reference(seed=0):
         m.running_var.mul_(torch.rand(m.running_var.shape, generator=g) * 0.4 + 0.8)
     return net.eval()
 
-
-def megengine_state_dict(net, dtype=np.float32):
-    modules = dict(net.named_modules())
-    out = OrderedDict()
-    for key, value in net.state_dict().items():
-        if key.endswith('num_batches_tracked'):
-            continue
-        owner, _, tensor = key.rpartition('.')
-        m, a = modules[owner], value.numpy().astype(dtype)
-        if isinstance(m, nn.Conv2d) and m.groups > 1:
-            a = a.reshape(m.groups, m.out_channels // m.groups, *a.shape[1:])
-        elif isinstance(m, nn.BatchNorm2d):
-            a = a.reshape(1, -1, 1, 1)
-        out[key] = a
-    return out
 
 
 @pytest.fixture(scope='module')
