@@ -34,9 +34,9 @@ def randomise(model, seed=0):
     return model
 
 
-def fused(c, k, with_identity, seed=0):
-    return fuse_frelu(randomise(FReLU(c, kernel_size=k, with_identity=with_identity),
-                                seed).eval())
+def fused(c, k, with_identity, seed=0, inplace=False):
+    return fuse_frelu(randomise(FReLU(c, kernel_size=k, with_identity=with_identity,
+                                      inplace=inplace), seed).eval())
 
 
 def reference(m, x):
@@ -82,6 +82,39 @@ def test_kernel_equals_eager(k, with_identity, monkeypatch):
         torch.testing.assert_close(y, eager, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
     assert n[0] == len(SHAPES)  # every call above went through the kernel
+
+
+@pytest.mark.parametrize('k', [1, 3, 5, 7])
+@pytest.mark.parametrize('with_identity', [True, False])
+@pytest.mark.parametrize('threads', [1, 2, 3, 8])
+def test_inplace_kernel_overwrites_input_with_the_output(k, with_identity, threads, monkeypatch):
+    """In place (inplace=True), every split of the rows over threads: chunks of one row,
+    chunk borders inside an image and between images, halos wider than a chunk."""
+    n = calls(monkeypatch)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for i, shape in enumerate(SHAPES + [(3, 16, 5, 4), (1, 8, 2, 2)]):
+            m = fused(shape[1], k, with_identity, seed=i, inplace=True)
+            x = torch.randn(shape, generator=torch.Generator().manual_seed(i)).contiguous(
+                memory_format=CL)
+            ref = reference(m, x)
+            x_in = x.clone()
+            y = run(m, x_in, True)
+            assert y.data_ptr() == x_in.data_ptr()  # written over its input
+            torch.testing.assert_close(x_in, ref, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(y, run(m, x.clone(), False), rtol=1e-5, atol=1e-5)
+    finally:
+        torch.set_num_threads(before)
+    assert n[0] == len(SHAPES) + 2
+
+
+def test_not_inplace_leaves_input_alone():
+    m = fused(16, 3, True)
+    x = torch.randn(2, 16, 6, 6).contiguous(memory_format=CL)
+    x0 = x.clone()
+    y = run(m, x, True)
+    assert torch.equal(x, x0) and y.data_ptr() != x.data_ptr()
 
 
 def test_nan_propagates_like_maximum():

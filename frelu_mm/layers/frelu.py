@@ -46,7 +46,9 @@ class FReLU(nn.Module):
             a norm); True reproduces the official layer.
         relu_init (bool): start with ``T(x) == 0`` exactly (norm weight 0, or conv
             weights 0 without a norm), so ``y == relu(x)`` until training moves it.
-        inplace (bool): accepted for ``act_cfg`` compatibility and ignored.
+        inplace (bool): as ``ReLU(inplace=True)``: may overwrite the input. Only the
+            fused inference kernel does (no autograd; see ``fused_kernel``); the
+            other paths leave the input as it is.
     """
 
     _abbr_ = 'frelu'  # name prefix when built as an mmdet ResNet plugin
@@ -88,6 +90,7 @@ class FReLU(nn.Module):
         self.combine = combine
         self.with_identity = with_identity
         self.relu_init = relu_init
+        self.inplace = inplace
         self.norm_cfg = None if norm_cfg is None else dict(norm_cfg)
 
         c, k, pad = in_channels, kernel_size, kernel_size // 2

@@ -1,7 +1,9 @@
 """The one-pass C++ kernel for a fused FReLU at inference (``csrc/fused_frelu.cpp``).
 
 ``y = max(x, dwconv(x) + b)`` (or ``max(dwconv(x) + b, 0)``) in one read of ``x``
-and one write of ``y``, for float32 channels-last CPU tensors. It is compiled with
+and one write of ``y``, for float32 channels-last CPU tensors; an FReLU built with
+``inplace=True`` (as mmcv's ConvModule and the frelu_mm backbones build
+activations) writes ``y`` over ``x``, like ``ReLU(inplace=True)``. It is compiled with
 ``torch.utils.cpp_extension.load`` the first time it is needed (cached in torch's
 extensions directory, ``TORCH_EXTENSIONS_DIR``); if the build fails, ``load_kernel``
 returns None once and for all and FReLU keeps its eager path. The kernel is only
@@ -14,6 +16,7 @@ import torch
 import torch.nn as nn
 
 SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'fused_frelu.cpp')
+MAX_KERNEL = 15  # MAXK of the C++ source
 _kernel = None
 _tried = False
 _fast = False  # the AVX2+FMA build runs here (set by load_kernel)
@@ -36,7 +39,7 @@ def load_kernel(raise_errors: bool = False):
              extra_cflags=['-O3', '-fopenmp'], extra_ldflags=['-fopenmp'],
              is_python_module=False, verbose=False)
         _fast = bool(torch.ops.frelu_mm.fast_path())
-        _kernel = torch.ops.frelu_mm.fused_frelu
+        _kernel = torch.ops.frelu_mm
     except Exception as e:  # no compiler, no ninja, ...: the eager path is used
         build_error = e
         if raise_errors:
@@ -56,7 +59,7 @@ def eligible(m: nn.Module, x: torch.Tensor) -> bool:
         return False
     conv = m.conv
     k = conv.kernel_size[0]
-    if type(conv) is not nn.Conv2d or conv.kernel_size != (k, k) or conv.stride != (1, 1) \
+    if type(conv) is not nn.Conv2d or conv.kernel_size != (k, k) or k > MAX_KERNEL or conv.stride != (1, 1) \
             or conv.dilation != (1, 1) or conv.padding != (k // 2, k // 2) \
             or conv.groups != m.in_channels or conv.padding_mode != 'zeros' \
             or conv.weight.dtype != torch.float32 \
@@ -68,11 +71,12 @@ def eligible(m: nn.Module, x: torch.Tensor) -> bool:
 
 
 def fused_frelu(m: nn.Module, x: torch.Tensor):
-    """FReLU ``m`` on ``x`` through the kernel, or None if it is not available (or
-    not faster here)."""
-    kernel = load_kernel()
-    if kernel is None or not _fast:
+    """FReLU ``m`` on ``x`` through the kernel (over ``x`` if ``m.inplace``), or None
+    if it is not available (or not faster here)."""
+    ops = load_kernel()
+    if ops is None or not _fast:
         return None
     conv = m.conv
     bias = conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.weight.shape[0])
-    return kernel(x, conv.weight, bias, m.with_identity)
+    op = ops.fused_frelu_ if getattr(m, 'inplace', False) else ops.fused_frelu
+    return op(x, conv.weight, bias, m.with_identity)

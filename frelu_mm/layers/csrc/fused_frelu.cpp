@@ -2,14 +2,17 @@
 //   y = max(x, dwconv_kxk(x) + b)      (with_identity)
 //   y = max(dwconv_kxk(x) + b, 0)      (without)
 // stride 1, zero padding k/2. Each output row reads k input rows (cached) and
-// writes once: memory traffic is that of an out-of-place ReLU. Rows (n, h) are
-// split over torch's OpenMP threads; the inner loops run over contiguous channels
-// in fixed blocks that the compiler keeps in vector registers. The row kernel is
-// compiled for the baseline ISA and (GCC >= 12, x86-64) for AVX2+FMA, picked by
-// the CPU's features at load time.
+// writes once: memory traffic is that of a ReLU. `fused_frelu` writes a new tensor;
+// `fused_frelu_` overwrites x (like ReLU(inplace=True): no allocation of the
+// activation's size, which on glibc often means fresh, page-faulting mmap memory).
+// Rows (n, h) are split over torch's OpenMP threads; the inner loops run over
+// contiguous channels in fixed blocks that the compiler keeps in vector registers.
+// The row kernel is compiled for the baseline ISA and (GCC >= 12, x86-64) for
+// AVX2+FMA, picked by the CPU's features at load time.
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 #include <torch/library.h>
 #include <algorithm>
 
@@ -41,83 +44,169 @@ __attribute__((always_inline)) inline v8 combine8(v8 x, v8 t, bool identity) {
   return (v8)((keep & (v8i)x) | (~keep & (v8i)t));
 }
 
-// B = V * 8 channels from c: accumulators stay in registers over the taps
+// Input rows of one output row: rp[dy] is input row h + dy - p of the same image,
+// or a row of zeros where that row lies outside the image (the zero padding).
+
+// B = V * 8 channels from c at a pixel w whose window may cross the left or right
+// border (taps dx0 .. dx1 inside): accumulators stay in registers over the taps
 template <int V, bool ID>
 __attribute__((always_inline)) inline void block(
-    const float* xn, const float* wt, const float* b, float* yo, const float* xc,
-    int64_t c, int64_t C, int64_t W, int64_t h, int64_t w, int p, int k,
-    int dy0, int dy1, int dx0, int dx1) {
+    const float* const* rp, const float* wt, const float* b, float* yo, int64_t c,
+    int64_t C, int64_t w, int p, int k, int dx0, int dx1) {
   v8 acc[V];
   for (int j = 0; j < V; ++j) acc[j] = *(const v8*)(b + c + 8 * j);
-  for (int dy = dy0; dy < dy1; ++dy) {
-    const int64_t row = (h + dy - p) * W;
+  for (int dy = 0; dy < k; ++dy) {
+    const float* row = rp[dy];
     for (int dx = dx0; dx < dx1; ++dx) {
-      const float* xi = xn + (row + w + dx - p) * C + c;
+      const float* xi = row + (w + dx - p) * C + c;
       const float* wi = wt + ((int64_t)dy * k + dx) * C + c;
       for (int j = 0; j < V; ++j) acc[j] += *(const v8*)(wi + 8 * j) * *(const v8*)(xi + 8 * j);
     }
   }
+  const float* xc = rp[p] + w * C + c;  // the centre pixel (a copy when in place)
   for (int j = 0; j < V; ++j)
-    *(v8*)(yo + c + 8 * j) = combine8(*(const v8*)(xc + c + 8 * j), acc[j], ID);
+    *(v8*)(yo + c + 8 * j) = combine8(*(const v8*)(xc + 8 * j), acc[j], ID);
+}
+
+// The same for an inner pixel (the whole K x K window inside) with K known at
+// compile time: the taps unroll into straight-line code, no bounds.
+template <int K, int V, bool ID>
+__attribute__((always_inline)) inline void block_inner(
+    const float* const* rp, const float* wt, const float* b, float* yo, int64_t c,
+    int64_t C, int64_t w) {
+  constexpr int P = K / 2;
+  v8 acc[V];
+  for (int j = 0; j < V; ++j) acc[j] = *(const v8*)(b + c + 8 * j);
+#pragma GCC unroll 8
+  for (int dy = 0; dy < K; ++dy) {
+    const float* xi = rp[dy] + (w - P) * C + c;
+    const float* wi = wt + (int64_t)dy * K * C + c;
+#pragma GCC unroll 8
+    for (int dx = 0; dx < K; ++dx)
+      for (int j = 0; j < V; ++j)
+        acc[j] += *(const v8*)(wi + dx * C + 8 * j) * *(const v8*)(xi + dx * C + 8 * j);
+  }
+  const float* xc = rp[P] + w * C + c;
+  for (int j = 0; j < V; ++j)
+    *(v8*)(yo + c + 8 * j) = combine8(*(const v8*)(xc + 8 * j), acc[j], ID);
 }
 
 // one channel (the tail when C is not a multiple of 8)
 template <bool ID>
 __attribute__((always_inline)) inline void block1(
-    const float* xn, const float* wt, const float* b, float* yo, const float* xc,
-    int64_t c, int64_t C, int64_t W, int64_t h, int64_t w, int p, int k,
-    int dy0, int dy1, int dx0, int dx1) {
+    const float* const* rp, const float* wt, const float* b, float* yo, int64_t c,
+    int64_t C, int64_t w, int p, int k, int dx0, int dx1) {
   float acc = b[c];
-  for (int dy = dy0; dy < dy1; ++dy) {
-    const int64_t row = (h + dy - p) * W;
+  for (int dy = 0; dy < k; ++dy)
     for (int dx = dx0; dx < dx1; ++dx)
-      acc += wt[((int64_t)dy * k + dx) * C + c] * xn[(row + w + dx - p) * C + c];
+      acc += wt[((int64_t)dy * k + dx) * C + c] * rp[dy][(w + dx - p) * C + c];
+  yo[c] = combine(rp[p][w * C + c], acc, ID);
+}
+
+// One output row from its input rows rp (see above) into yrow; K: the kernel size
+// if known at compile time, else 0 (k at run time). Pixel by pixel, and within a
+// pixel its contiguous channels in blocks of CB: the loads stream through memory.
+// (Measured slower here: holding a block's weights in registers over several pixels,
+// which reads 8 channels per pixel C floats apart, on the same L1 sets when C is a
+// large power of two; and passes of 256 channels over the row for large C.)
+template <int K, bool ID>
+__attribute__((always_inline)) inline void row_impl(
+    const float* const* rp, const float* wt, const float* b, float* yrow, int64_t W,
+    int64_t C, int k) {
+  const int p = k / 2;
+  for (int64_t w = 0; w < W; ++w) {
+    float* yo = yrow + w * C;
+    int64_t c = 0;
+    if (K > 0 && w >= p && w + p < W) {
+      for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID>(rp, wt, b, yo, c, C, w);
+      for (; c + 8 <= C; c += 8) block_inner<K, 1, ID>(rp, wt, b, yo, c, C, w);
+    }
+    // no std::max / std::min here: they would not inline into the AVX2 clone
+    const int dx0 = w < p ? (int)(p - w) : 0;
+    const int dx1 = W + p - w < k ? (int)(W + p - w) : k;
+    for (; c + CB <= C; c += CB) block<CB / 8, ID>(rp, wt, b, yo, c, C, w, p, k, dx0, dx1);
+    for (; c + 8 <= C; c += 8) block<1, ID>(rp, wt, b, yo, c, C, w, p, k, dx0, dx1);
+    for (; c < C; ++c) block1<ID>(rp, wt, b, yo, c, C, w, p, k, dx0, dx1);
   }
-  yo[c] = combine(xc[c], acc, ID);
 }
 
 template <bool ID>
-__attribute__((always_inline)) inline void rows_impl(
-    const float* x, const float* wt, const float* b, float* y, int64_t H, int64_t W,
-    int64_t C, int k, int64_t r0, int64_t r1) {
-  const int p = k / 2;
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t n = r / H, h = r % H;
-    // no std::max / std::min here: they would not inline into the AVX2 clone
-    const int dy0 = h < p ? (int)(p - h) : 0;
-    const int dy1 = H + p - h < k ? (int)(H + p - h) : k;
-    const float* xn = x + n * H * W * C;
-    float* yrow = y + r * W * C;
-    for (int64_t w = 0; w < W; ++w) {
-      const int dx0 = w < p ? (int)(p - w) : 0;
-      const int dx1 = W + p - w < k ? (int)(W + p - w) : k;
-      const float* xc = xn + (h * W + w) * C;
-      float* yo = yrow + w * C;
-      int64_t c = 0;
-      for (; c + CB <= C; c += CB)
-        block<4, ID>(xn, wt, b, yo, xc, c, C, W, h, w, p, k, dy0, dy1, dx0, dx1);
-      for (; c + 8 <= C; c += 8)
-        block<1, ID>(xn, wt, b, yo, xc, c, C, W, h, w, p, k, dy0, dy1, dx0, dx1);
-      for (; c < C; ++c)
-        block1<ID>(xn, wt, b, yo, xc, c, C, W, h, w, p, k, dy0, dy1, dx0, dx1);
-    }
+__attribute__((always_inline)) inline void row_k(
+    const float* const* rp, const float* wt, const float* b, float* yrow, int64_t W,
+    int64_t C, int k) {
+  switch (k) {
+    case 1: return row_impl<1, ID>(rp, wt, b, yrow, W, C, k);
+    case 3: return row_impl<3, ID>(rp, wt, b, yrow, W, C, k);
+    case 5: return row_impl<5, ID>(rp, wt, b, yrow, W, C, k);
+    case 7: return row_impl<7, ID>(rp, wt, b, yrow, W, C, k);
+    default: return row_impl<0, ID>(rp, wt, b, yrow, W, C, k);
   }
 }
 
 FRELU_CLONES
-void rows(const float* x, const float* wt, const float* b, float* y, int64_t H, int64_t W,
-          int64_t C, int k, bool identity, int64_t r0, int64_t r1) {
+void row(const float* const* rp, const float* wt, const float* b, float* yrow, int64_t W,
+         int64_t C, int k, bool identity) {
   if (identity)
-    rows_impl<true>(x, wt, b, y, H, W, C, k, r0, r1);
+    row_k<true>(rp, wt, b, yrow, W, C, k);
   else
-    rows_impl<false>(x, wt, b, y, H, W, C, k, r0, r1);
+    row_k<false>(rp, wt, b, yrow, W, C, k);
+}
+
+inline bool inside(int64_t h, int64_t H) { return h >= 0 && h < H; }
+
+constexpr int MAXK = 15;  // widest kernel handled (rp arrays on the stack)
+
+// Output rows [r0, r1) of the (N * H) rows into y (out of place).
+void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t H,
+              int64_t W, int64_t C, int k, bool identity, int64_t r0, int64_t r1,
+              const float* zeros) {
+  const int p = k / 2;
+  const int64_t rs = W * C;
+  const float* rp[MAXK];
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t h = r % H;
+    for (int dy = 0; dy < k; ++dy)
+      rp[dy] = inside(h + dy - p, H) ? x + (r + dy - p) * rs : zeros;
+    row(rp, wt, b, y + r * rs, W, C, k, identity);
+  }
+}
+
+// In place: output rows [r0, r1) overwrite x's. An output row needs its input rows
+// r - p .. r + p as they were: rows of this chunk are copied into a ring of p + 1
+// rows just before they are overwritten; rows of the neighbouring chunks (which
+// other threads overwrite) were copied into `before` / `after` beforehand.
+void rows_inplace(float* x, const float* wt, const float* b, int64_t R, int64_t H,
+                  int64_t W, int64_t C, int k, bool identity, int64_t r0, int64_t r1,
+                  const float* before, const float* after, float* ring, const float* zeros) {
+  const int p = k / 2;
+  const int64_t rs = W * C;
+  const float* rp[MAXK];
+  for (int64_t r = r0; r < r1; ++r) {
+    std::copy(x + r * rs, x + (r + 1) * rs, ring + (r % (p + 1)) * rs);
+    const int64_t h = r % H;
+    for (int dy = 0; dy < k; ++dy) {
+      const int64_t j = r + dy - p;
+      if (!inside(h + dy - p, H))
+        rp[dy] = zeros;
+      else if (j < r0)
+        rp[dy] = before + (j - (r0 - p)) * rs;
+      else if (j <= r)
+        rp[dy] = ring + (j % (p + 1)) * rs;
+      else if (j < r1)
+        rp[dy] = x + j * rs;
+      else
+        rp[dy] = after + (j - r1) * rs;
+    }
+    row(rp, wt, b, x + r * rs, W, C, k, identity);
+  }
 }
 
 }  // namespace
 
 // x: (N, C, H, W) float32, channels-last contiguous; weight: (C, 1, k, k); bias: (C).
-at::Tensor fused_frelu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                       bool with_identity) {
+// Writes into y, which is x itself when in place.
+void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                      bool with_identity, const at::Tensor& y) {
   TORCH_CHECK(x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu(),
               "fused_frelu: x must be a 4-d float32 CPU tensor");
   TORCH_CHECK(x.is_contiguous(at::MemoryFormat::ChannelsLast),
@@ -125,25 +214,77 @@ at::Tensor fused_frelu(const at::Tensor& x, const at::Tensor& weight, const at::
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t k = weight.size(-1);
   TORCH_CHECK(weight.dim() == 4 && weight.size(0) == C && weight.size(1) == 1 &&
-              weight.size(2) == k && k % 2 == 1 && weight.scalar_type() == at::kFloat,
-              "fused_frelu: weight must be float32 (C, 1, k, k) with odd k");
+              weight.size(2) == k && k % 2 == 1 && k <= MAXK &&
+              weight.scalar_type() == at::kFloat,
+              "fused_frelu: weight must be float32 (C, 1, k, k) with odd k <= 15");
   TORCH_CHECK(bias.numel() == C && bias.scalar_type() == at::kFloat,
               "fused_frelu: bias must be float32 (C)");
+  if (x.numel() == 0) return;
   // (C, 1, k, k) -> (k, k, C): each tap's weights contiguous over channels
   auto wt = weight.reshape({C, k * k}).t().contiguous();
   auto b = bias.contiguous();
-  auto y = at::empty({N, C, H, W}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  if (y.numel() == 0) return y;
-  const float* xp = x.data_ptr<float>();
   const float* wp = wt.data_ptr<float>();
   const float* bp = b.data_ptr<float>();
-  float* yp = y.data_ptr<float>();
-  // grain: about 32k outputs per task
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, W * C));
-  at::parallel_for(0, N * H, grain, [&](int64_t r0, int64_t r1) {
-    rows(xp, wp, bp, yp, H, W, C, (int)k, with_identity, r0, r1);
+  const int64_t R = N * H, rs = W * C, p = k / 2;
+  auto zero_row = at::zeros({rs}, x.options().memory_format(at::MemoryFormat::Contiguous));
+  const float* zeros = zero_row.data_ptr<float>();
+  if (!y.is_same(x)) {
+    const float* xp = x.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    // grain: about 32k outputs per task
+    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, rs));
+    at::parallel_for(0, R, grain, [&](int64_t r0, int64_t r1) {
+      rows_out(xp, wp, bp, yp, H, W, C, (int)k, with_identity, r0, r1, zeros);
+    });
+    return;
+  }
+  // In place: one chunk of rows per thread, in two passes (the second starts when
+  // the first has ended): copy each chunk's neighbouring rows, then overwrite.
+  float* xp = x.data_ptr<float>();
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), R));
+  const int64_t per = (R + chunks - 1) / chunks;
+  const int64_t slot = (3 * p + 1) * rs;  // before (p), after (p), ring (p + 1) rows
+  auto scratch = at::empty({chunks * slot}, x.options().memory_format(at::MemoryFormat::Contiguous));
+  float* sp = scratch.data_ptr<float>();
+  auto bounds = [&](int64_t i, int64_t* r0, int64_t* r1) {
+    *r0 = std::min(R, i * per);
+    *r1 = std::min(R, *r0 + per);
+  };
+  at::parallel_for(0, chunks, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t r0, r1;
+      bounds(i, &r0, &r1);
+      float* before = sp + i * slot;
+      float* after = before + p * rs;
+      for (int64_t j = std::max<int64_t>(0, r0 - p); j < r0; ++j)
+        std::copy(xp + j * rs, xp + (j + 1) * rs, before + (j - (r0 - p)) * rs);
+      for (int64_t j = r1; j < std::min(R, r1 + p); ++j)
+        std::copy(xp + j * rs, xp + (j + 1) * rs, after + (j - r1) * rs);
+    }
   });
+  at::parallel_for(0, chunks, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t r0, r1;
+      bounds(i, &r0, &r1);
+      const float* before = sp + i * slot;
+      rows_inplace(xp, wp, bp, R, H, W, C, (int)k, with_identity, r0, r1, before,
+                   before + p * rs, sp + i * slot + 2 * p * rs, zeros);
+    }
+  });
+}
+
+at::Tensor fused_frelu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                       bool with_identity) {
+  auto y = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  fused_frelu_into(x, weight, bias, with_identity, y);
   return y;
+}
+
+// The same, overwriting x (no allocation of the activation's size).
+at::Tensor fused_frelu_(at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
+                        bool with_identity) {
+  fused_frelu_into(x, weight, bias, with_identity, x);
+  return x;
 }
 
 // Whether the AVX2+FMA clone runs on this CPU (the baseline one is correct but
@@ -162,4 +303,6 @@ TORCH_LIBRARY(frelu_mm, m) {
   m.def("fast_path() -> bool", &fast_path);
   m.def("fused_frelu(Tensor x, Tensor weight, Tensor bias, bool with_identity) -> Tensor",
         &fused_frelu);
+  m.def("fused_frelu_(Tensor(a!) x, Tensor weight, Tensor bias, bool with_identity) -> Tensor(a!)",
+        &fused_frelu_);
 }
