@@ -8,6 +8,7 @@ from mmcv.cnn import ConvModule
 
 from frelu_mm import FReLU, fuse_frelu
 from frelu_mm.layers.lean_frelu import supports_lean
+from frelu_mm.layers.norm_act import norm_act
 from frelu_mm.models import ActResNet
 
 TINY = dict(depth=50, base_channels=4, stem_channels=8)
@@ -223,3 +224,104 @@ def test_lean_backbone_grads_equal_plain(memory_format):
         results.append([xi.grad] + [p.grad for p in model.parameters()])
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+# ------------------------------------------------- norm + FReLU in one Function
+
+@pytest.mark.parametrize('identity,host_train,frelu_norm',
+                         itertools.product((False, True), (True, False), (dict(type='BN'), None)))
+def test_lean_norm_frelu_gradcheck_float64(identity, host_train, frelu_norm):
+    torch.manual_seed(0)
+    norm = randomise(nn.BatchNorm2d(3).double()).train(host_train)
+    m = make(frelu_norm, True, True, 3, True)
+    c = torch.randn(2, 3, 4, 3, dtype=torch.float64, requires_grad=True)
+    res = torch.randn(2, 3, 4, 3, dtype=torch.float64, requires_grad=True)
+    inputs = (c, res, norm.weight, norm.bias, *m.parameters())
+
+    def f(c, res, *params):
+        return norm_act(norm, m, c, res if identity else None)
+    y = f(*inputs)
+    assert 'LeanNormFReLU' in type(y.grad_fn).__name__
+    assert torch.autograd.gradcheck(f, inputs)
+
+
+def grad_fn_names(y):
+    """Type names of every node of ``y``'s autograd graph."""
+    seen, stack, names = set(), [y.grad_fn], []
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names.append(type(fn).__name__)
+        stack.extend(f for f, _ in fn.next_functions)
+    return names
+
+
+@pytest.mark.parametrize('norm_eval', [False, True])
+def test_lean_norm_path_in_backbone_equals_plain(norm_eval):
+    """Every FReLU of a ResNet-50 goes through the norm + FReLU Function, with the
+    host norms in train mode or frozen (norm_eval), and the gradients, outputs and
+    running statistics equal the plain graph's."""
+    torch.manual_seed(0)
+    model = ActResNet(act_cfg=dict(type='FReLU'), norm_eval=norm_eval, **TINY).double()
+    randomise(model)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    results = []
+    for lean in (True, False):
+        model.load_state_dict(state)
+        model.train()
+        set_lean(model, lean)
+        model.zero_grad(set_to_none=True)
+        xi = x.clone().requires_grad_()
+        outs = model(xi)
+        names = grad_fn_names(outs[-1])
+        assert names.count('_LeanNormFReLUBackward') == (39 if lean else 0)
+        sum((o * (i + 1)).sin().sum() for i, o in enumerate(outs)).backward()
+        results.append(([o.detach() for o in outs], [xi.grad] + [p.grad for p in model.parameters()],
+                        {k: v.clone() for k, v in model.state_dict().items()}))
+    (o1, g1, s1), (o2, g2, s2) = results
+    for a, b in zip(o1 + g1, o2 + g2):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+    for k in s1:
+        torch.testing.assert_close(s1[k], s2[k], rtol=1e-12, atol=1e-12)
+
+
+def saved_activation_bytes(model, x, min_numel):
+    """Bytes of distinct tensors of at least ``min_numel`` elements that autograd keeps
+    for ``model(x)``'s backward (a tensor kept by several nodes counts once), and the
+    output (which the next layer's conv keeps)."""
+    storages = {}
+
+    def pack(t):
+        if t.numel() >= min_numel:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(x)
+    storages[out.untyped_storage().data_ptr()] = out.untyped_storage().nbytes()
+    return sum(storages.values())
+
+
+def test_frelu_sites_keep_no_more_than_relu_sites():
+    """A ResNet block with FReLU at its three sites keeps as many activation-sized
+    tensors for backward as with ReLU (the plain FReLU graph keeps about twice as
+    many). The first block has a downsample branch whose output the residual FReLU
+    also keeps (ReLU's add does not): one more tensor there."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 16, 16, requires_grad=True)
+    kept = {}
+    for name, act, lean in (('relu', dict(type='ReLU'), True),
+                            ('frelu', dict(type='FReLU'), True),
+                            ('plain', dict(type='FReLU'), False)):
+        model = ActResNet(depth=50, base_channels=4, stem_channels=8, act_cfg=act)
+        set_lean(model, lean)
+        model.train()
+        block = model.layer1[1]  # no downsample: the identity is the block's input
+        kept[name] = saved_activation_bytes(block, x, min_numel=x.numel() // 4)
+        first = model.layer1[0]
+        kept[name + '_ds'] = saved_activation_bytes(first, torch.randn(2, 8, 16, 16), 2 * 16 * 16)
+    assert kept['frelu'] == kept['relu'], kept
+    assert kept['plain'] >= 1.8 * kept['relu'], kept
+    assert kept['frelu_ds'] == kept['relu_ds'] + 2 * 16 * 16 * 16 * 4, kept

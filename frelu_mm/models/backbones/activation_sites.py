@@ -18,6 +18,7 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer
 
 from ...layers.channel_inference import needs_channels
+from ...layers.norm_act import norm_act
 
 RELU = dict(type='ReLU')
 BOTTLENECK_SITES = ('conv1', 'conv2', 'out')
@@ -70,10 +71,11 @@ class ActBasicBlockMixin:
             return out + identity
 
         if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(residual_sum, x, use_reentrant=False)
-        else:
-            out = residual_sum(x)
-        return self.act2(out)
+            return self.act2(cp.checkpoint(residual_sum, x, use_reentrant=False))
+        # norm + activation (+ residual) in one step: a lean FReLU keeps less for backward
+        out = norm_act(self.norm1, self.act1, self.conv1(x))
+        identity = x if self.downsample is None else self.downsample(x)
+        return norm_act(self.norm2, self.act2, self.conv2(out), identity)
 
 
 class ActBottleneckMixin:
@@ -105,10 +107,18 @@ class ActBottleneckMixin:
             return out + identity
 
         if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(residual_sum, x, use_reentrant=False)
-        else:
-            out = residual_sum(x)
-        return self.act3(out)
+            return self.act3(cp.checkpoint(residual_sum, x, use_reentrant=False))
+        if self.with_plugins and self.after_conv3_plugin_names:
+            return self.act3(residual_sum(x))
+        # norm + activation (+ residual) in one step: a lean FReLU keeps less for backward
+        out = norm_act(self.norm1, self.act1, self.conv1(x))
+        if self.with_plugins:
+            out = self.forward_plugin(out, self.after_conv1_plugin_names)
+        out = norm_act(self.norm2, self.act2, self.conv2(out))
+        if self.with_plugins:
+            out = self.forward_plugin(out, self.after_conv2_plugin_names)
+        identity = x if self.downsample is None else self.downsample(x)
+        return norm_act(self.norm3, self.act3, self.conv3(out), identity)
 
 
 class ActResNetMixin:
