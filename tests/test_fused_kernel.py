@@ -52,13 +52,14 @@ def run(m, x, use_kernel):
 
 
 def calls(monkeypatch):
-    """Count kernel calls."""
+    """Count the calls that went through the kernel."""
     n = [0]
     real = fused_kernel.fused_frelu
 
     def counted(m, x):
-        n[0] += 1
-        return real(m, x)
+        y = real(m, x)
+        n[0] += y is not None
+        return y
     monkeypatch.setattr(fused_kernel, 'fused_frelu', counted)
     return n
 

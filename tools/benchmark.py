@@ -94,15 +94,17 @@ def make_train(variant, fmt, args):
 
 
 def interleaved_medians(runs, repeats, warmup):
-    """Median seconds of each callable, run round-robin ``repeats`` times."""
+    """Median seconds of each callable, run round-robin ``repeats`` times; each round
+    starts one variant later, so that none always runs after the same other one."""
     for _ in range(warmup):
         for run in runs.values():
             run()
+    names = list(runs)
     times = {k: [] for k in runs}
-    for _ in range(repeats):
-        for k, run in runs.items():
+    for i in range(repeats):
+        for k in names[i % len(names):] + names[:i % len(names)]:
             t0 = time.perf_counter()
-            run()
+            runs[k]()
             times[k].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -201,7 +203,7 @@ def main():
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--size', type=int, default=224)
     p.add_argument('--depth', type=int, default=50)
-    p.add_argument('--repeats', type=int, default=5, help='timed runs per variant (median)')
+    p.add_argument('--repeats', type=int, default=8, help='timed runs per variant (median)')
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--layer-repeats', type=int, default=7)
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")

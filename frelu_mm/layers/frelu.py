@@ -169,8 +169,8 @@ class FReLU(nn.Module):
         grad = torch.is_grad_enabled()
         if grad and self.lean_backward and supports_lean(self):
             return lean_frelu(x, self)
-        if not grad and self.fused_kernel and kernel.eligible(self, x):
-            y = kernel.fused_frelu(self, x)
+        if not grad and self.fused_kernel:
+            y = kernel.fused_frelu(self, x)  # None where the kernel does not apply
             if y is not None:
                 return y
         t = self.funnel_condition(x)

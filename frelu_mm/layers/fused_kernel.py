@@ -47,36 +47,77 @@ def load_kernel(raise_errors: bool = False):
     return _kernel
 
 
-def eligible(m: nn.Module, x: torch.Tensor) -> bool:
-    """Whether FReLU ``m`` on ``x`` can run the kernel: no autograd and no tracing,
-    a depthwise-conv condition with no norm left (fused), combine max, stride 1,
-    padding k//2, and a float32 channels-last CPU input.
-    """
-    if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.jit.is_scripting() \
-            or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
-        return False
+def _configuration_fits(m: nn.Module) -> bool:
+    """The module's part of ``eligible``: a depthwise-conv condition with no norm left
+    (fused), combine max, stride 1, padding k//2, at most MAX_KERNEL wide."""
     if m.condition != 'dwconv' or m.combine != 'max' or not isinstance(m.norm, nn.Identity):
         return False
     conv = m.conv
     k = conv.kernel_size[0]
-    if type(conv) is not nn.Conv2d or conv.kernel_size != (k, k) or k > MAX_KERNEL or conv.stride != (1, 1) \
-            or conv.dilation != (1, 1) or conv.padding != (k // 2, k // 2) \
-            or conv.groups != m.in_channels or conv.padding_mode != 'zeros' \
-            or conv.weight.dtype != torch.float32 \
-            or (conv.bias is not None and conv.bias.dtype != torch.float32):
-        return False
-    return (x.device.type == 'cpu' and x.dtype == torch.float32 and x.dim() == 4
+    return (type(conv) is nn.Conv2d and conv.kernel_size == (k, k) and k <= MAX_KERNEL
+            and conv.stride == (1, 1) and conv.dilation == (1, 1)
+            and conv.padding == (k // 2, k // 2) and conv.groups == m.in_channels
+            and conv.padding_mode == 'zeros')
+
+
+def _kernel_arguments(m: nn.Module):
+    """``(weight, bias, inplace)`` for the kernel if ``m``'s configuration fits, else
+    None. Cached on the module (this runs at every no-grad call; the module and
+    parameter lookups go through the dicts behind ``nn.Module.__getattr__``) and
+    recomputed when its conv, norm or parameters are replaced or an attribute checked
+    here changes."""
+    mods = m._modules
+    conv, norm = mods.get('conv'), mods.get('norm')
+    params = conv._parameters if conv is not None else {}
+    key = (conv, norm, params.get('weight'), params.get('bias'), m.condition, m.combine,
+           getattr(m, 'inplace', False))
+    cached = m.__dict__.get('_kernel_cache')
+    if cached is not None and all(a is b for a, b in zip(cached[0][:4], key[:4])) \
+            and cached[0][4:] == key[4:]:
+        return cached[1]
+    args = None
+    if _configuration_fits(m):
+        bias = conv.bias if conv.bias is not None else \
+            torch.zeros(conv.weight.shape[0], dtype=conv.weight.dtype)
+        args = (conv.weight, bias, key[6])
+    m.__dict__['_kernel_cache'] = (key, args)
+    return args
+
+
+def _no_tracing() -> bool:
+    return not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.jit.is_scripting()
+                or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+
+
+def _tensors_fit(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> bool:
+    return (x.dtype == torch.float32 and x.device.type == 'cpu' and x.dim() == 4
             and x.is_contiguous(memory_format=torch.channels_last)
-            and conv.weight.device.type == 'cpu')
+            and weight.dtype == torch.float32 and weight.device.type == 'cpu'
+            and bias.dtype == torch.float32 and bias.device.type == 'cpu')
+
+
+def eligible(m: nn.Module, x: torch.Tensor) -> bool:
+    """Whether FReLU ``m`` on ``x`` can run the kernel: no autograd and no tracing,
+    a depthwise-conv condition with no norm left (fused), combine max, stride 1,
+    padding k//2, float32 CPU weights and a float32 channels-last CPU input.
+    """
+    if not _no_tracing():
+        return False
+    args = _kernel_arguments(m)
+    return args is not None and _tensors_fit(x, args[0], args[1])
 
 
 def fused_frelu(m: nn.Module, x: torch.Tensor):
     """FReLU ``m`` on ``x`` through the kernel (over ``x`` if ``m.inplace``), or None
-    if it is not available (or not faster here)."""
-    ops = load_kernel()
+    where it does not apply (``eligible``) or is not available (or not faster here)."""
+    if not _no_tracing():
+        return None
+    args = _kernel_arguments(m)
+    if args is None or not _tensors_fit(x, args[0], args[1]):
+        return None
+    ops = _kernel if _kernel is not None else load_kernel()
     if ops is None or not _fast:
         return None
-    conv = m.conv
-    bias = conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.weight.shape[0])
-    op = ops.fused_frelu_ if getattr(m, 'inplace', False) else ops.fused_frelu
-    return op(x, conv.weight, bias, m.with_identity)
+    weight, bias, inplace = args
+    op = ops.fused_frelu_ if inplace else ops.fused_frelu
+    return op(x, weight, bias, m.with_identity)
