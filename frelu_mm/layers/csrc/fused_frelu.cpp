@@ -44,117 +44,141 @@ __attribute__((always_inline)) inline v8 combine8(v8 x, v8 t, bool identity) {
   return (v8)((keep & (v8i)x) | (~keep & (v8i)t));
 }
 
-// Input rows of one output row: rp[dy] is input row h + dy - p of the same image,
-// or a row of zeros where that row lies outside the image (the zero padding).
+constexpr int MAXK = 15;  // widest kernel handled (row pointers on the stack)
+
+// The input rows of one output row h. rp[dy] is input row h + dy - p of the same
+// image, or a row of zeros where that row lies outside the image (the zero padding).
+// When writing in place, the output row overwrites its own input row rp[p] pixel by
+// pixel: the window of pixel w then reads pixels left of w from `left`, where each
+// pixel's input was saved (`save`) just before its output overwrote it. Out of
+// place, left == rp[p] and save is null.
+struct Window {
+  const float* rp[MAXK];
+  const float* left;
+  float* save;
+};
+
+// The centre pixel's inputs x (V * 8 channels from c of pixel w): saved if in place,
+// then combined with the accumulators into the output
+template <int V, bool ID>
+__attribute__((always_inline)) inline void finish(
+    const Window& win, int p, float* yo, int64_t c, int64_t C, int64_t w, const v8* acc) {
+  v8 x[V];
+  for (int j = 0; j < V; ++j) x[j] = *(const v8*)(win.rp[p] + w * C + c + 8 * j);
+  if (win.save)
+    for (int j = 0; j < V; ++j) *(v8*)(win.save + w * C + c + 8 * j) = x[j];
+  for (int j = 0; j < V; ++j) *(v8*)(yo + c + 8 * j) = combine8(x[j], acc[j], ID);
+}
 
 // B = V * 8 channels from c at a pixel w whose window may cross the left or right
 // border (taps dx0 .. dx1 inside): accumulators stay in registers over the taps
 template <int V, bool ID>
 __attribute__((always_inline)) inline void block(
-    const float* const* rp, const float* wt, const float* b, float* yo, int64_t c,
+    const Window& win, const float* wt, const float* b, float* yo, int64_t c,
     int64_t C, int64_t w, int p, int k, int dx0, int dx1) {
   v8 acc[V];
   for (int j = 0; j < V; ++j) acc[j] = *(const v8*)(b + c + 8 * j);
   for (int dy = 0; dy < k; ++dy) {
-    const float* row = rp[dy];
     for (int dx = dx0; dx < dx1; ++dx) {
+      const float* row = dy == p && dx < p ? win.left : win.rp[dy];
       const float* xi = row + (w + dx - p) * C + c;
       const float* wi = wt + ((int64_t)dy * k + dx) * C + c;
       for (int j = 0; j < V; ++j) acc[j] += *(const v8*)(wi + 8 * j) * *(const v8*)(xi + 8 * j);
     }
   }
-  const float* xc = rp[p] + w * C + c;  // the centre pixel (a copy when in place)
-  for (int j = 0; j < V; ++j)
-    *(v8*)(yo + c + 8 * j) = combine8(*(const v8*)(xc + 8 * j), acc[j], ID);
+  finish<V, ID>(win, p, yo, c, C, w, acc);
 }
 
 // The same for an inner pixel (the whole K x K window inside) with K known at
 // compile time: the taps unroll into straight-line code, no bounds.
 template <int K, int V, bool ID>
 __attribute__((always_inline)) inline void block_inner(
-    const float* const* rp, const float* wt, const float* b, float* yo, int64_t c,
+    const Window& win, const float* wt, const float* b, float* yo, int64_t c,
     int64_t C, int64_t w) {
   constexpr int P = K / 2;
   v8 acc[V];
   for (int j = 0; j < V; ++j) acc[j] = *(const v8*)(b + c + 8 * j);
 #pragma GCC unroll 8
   for (int dy = 0; dy < K; ++dy) {
-    const float* xi = rp[dy] + (w - P) * C + c;
     const float* wi = wt + (int64_t)dy * K * C + c;
 #pragma GCC unroll 8
-    for (int dx = 0; dx < K; ++dx)
+    for (int dx = 0; dx < K; ++dx) {
+      const float* row = dy == P && dx < P ? win.left : win.rp[dy];
+      const float* xi = row + (w + dx - P) * C + c;
       for (int j = 0; j < V; ++j)
-        acc[j] += *(const v8*)(wi + dx * C + 8 * j) * *(const v8*)(xi + dx * C + 8 * j);
+        acc[j] += *(const v8*)(wi + dx * C + 8 * j) * *(const v8*)(xi + 8 * j);
+    }
   }
-  const float* xc = rp[P] + w * C + c;
-  for (int j = 0; j < V; ++j)
-    *(v8*)(yo + c + 8 * j) = combine8(*(const v8*)(xc + 8 * j), acc[j], ID);
+  finish<V, ID>(win, P, yo, c, C, w, acc);
 }
 
 // one channel (the tail when C is not a multiple of 8)
 template <bool ID>
 __attribute__((always_inline)) inline void block1(
-    const float* const* rp, const float* wt, const float* b, float* yo, int64_t c,
+    const Window& win, const float* wt, const float* b, float* yo, int64_t c,
     int64_t C, int64_t w, int p, int k, int dx0, int dx1) {
   float acc = b[c];
   for (int dy = 0; dy < k; ++dy)
-    for (int dx = dx0; dx < dx1; ++dx)
-      acc += wt[((int64_t)dy * k + dx) * C + c] * rp[dy][(w + dx - p) * C + c];
-  yo[c] = combine(rp[p][w * C + c], acc, ID);
+    for (int dx = dx0; dx < dx1; ++dx) {
+      const float* row = dy == p && dx < p ? win.left : win.rp[dy];
+      acc += wt[((int64_t)dy * k + dx) * C + c] * row[(w + dx - p) * C + c];
+    }
+  const float x = win.rp[p][w * C + c];
+  if (win.save) win.save[w * C + c] = x;
+  yo[c] = combine(x, acc, ID);
 }
 
-// One output row from its input rows rp (see above) into yrow; K: the kernel size
+// One output row from its input window (see above) into yrow; K: the kernel size
 // if known at compile time, else 0 (k at run time). Pixel by pixel, and within a
 // pixel its contiguous channels in blocks of CB: the loads stream through memory.
 // (Measured slower here: holding a block's weights in registers over several pixels,
 // which reads 8 channels per pixel C floats apart, on the same L1 sets when C is a
-// large power of two; and passes of 256 channels over the row for large C.)
+// large power of two; two pixels per step sharing their loads; passes of 256
+// channels over the row for large C; blocks of 64 channels.)
 template <int K, bool ID>
 __attribute__((always_inline)) inline void row_impl(
-    const float* const* rp, const float* wt, const float* b, float* yrow, int64_t W,
+    const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
     int64_t C, int k) {
   const int p = k / 2;
   for (int64_t w = 0; w < W; ++w) {
     float* yo = yrow + w * C;
     int64_t c = 0;
     if (K > 0 && w >= p && w + p < W) {
-      for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID>(rp, wt, b, yo, c, C, w);
-      for (; c + 8 <= C; c += 8) block_inner<K, 1, ID>(rp, wt, b, yo, c, C, w);
+      for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID>(win, wt, b, yo, c, C, w);
+      for (; c + 8 <= C; c += 8) block_inner<K, 1, ID>(win, wt, b, yo, c, C, w);
     }
     // no std::max / std::min here: they would not inline into the AVX2 clone
     const int dx0 = w < p ? (int)(p - w) : 0;
     const int dx1 = W + p - w < k ? (int)(W + p - w) : k;
-    for (; c + CB <= C; c += CB) block<CB / 8, ID>(rp, wt, b, yo, c, C, w, p, k, dx0, dx1);
-    for (; c + 8 <= C; c += 8) block<1, ID>(rp, wt, b, yo, c, C, w, p, k, dx0, dx1);
-    for (; c < C; ++c) block1<ID>(rp, wt, b, yo, c, C, w, p, k, dx0, dx1);
+    for (; c + CB <= C; c += CB) block<CB / 8, ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
+    for (; c + 8 <= C; c += 8) block<1, ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
+    for (; c < C; ++c) block1<ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
   }
 }
 
 template <bool ID>
 __attribute__((always_inline)) inline void row_k(
-    const float* const* rp, const float* wt, const float* b, float* yrow, int64_t W,
-    int64_t C, int k) {
+    const Window& win, const float* wt, const float* b, float* yrow, int64_t W, int64_t C,
+    int k) {
   switch (k) {
-    case 1: return row_impl<1, ID>(rp, wt, b, yrow, W, C, k);
-    case 3: return row_impl<3, ID>(rp, wt, b, yrow, W, C, k);
-    case 5: return row_impl<5, ID>(rp, wt, b, yrow, W, C, k);
-    case 7: return row_impl<7, ID>(rp, wt, b, yrow, W, C, k);
-    default: return row_impl<0, ID>(rp, wt, b, yrow, W, C, k);
+    case 1: return row_impl<1, ID>(win, wt, b, yrow, W, C, k);
+    case 3: return row_impl<3, ID>(win, wt, b, yrow, W, C, k);
+    case 5: return row_impl<5, ID>(win, wt, b, yrow, W, C, k);
+    case 7: return row_impl<7, ID>(win, wt, b, yrow, W, C, k);
+    default: return row_impl<0, ID>(win, wt, b, yrow, W, C, k);
   }
 }
 
 FRELU_CLONES
-void row(const float* const* rp, const float* wt, const float* b, float* yrow, int64_t W,
+void row(const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
          int64_t C, int k, bool identity) {
   if (identity)
-    row_k<true>(rp, wt, b, yrow, W, C, k);
+    row_k<true>(win, wt, b, yrow, W, C, k);
   else
-    row_k<false>(rp, wt, b, yrow, W, C, k);
+    row_k<false>(win, wt, b, yrow, W, C, k);
 }
 
 inline bool inside(int64_t h, int64_t H) { return h >= 0 && h < H; }
-
-constexpr int MAXK = 15;  // widest kernel handled (rp arrays on the stack)
 
 // Output rows [r0, r1) of the (N * H) rows into y (out of place).
 void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t H,
@@ -162,42 +186,46 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
               const float* zeros) {
   const int p = k / 2;
   const int64_t rs = W * C;
-  const float* rp[MAXK];
+  Window win;
+  win.save = nullptr;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     for (int dy = 0; dy < k; ++dy)
-      rp[dy] = inside(h + dy - p, H) ? x + (r + dy - p) * rs : zeros;
-    row(rp, wt, b, y + r * rs, W, C, k, identity);
+      win.rp[dy] = inside(h + dy - p, H) ? x + (r + dy - p) * rs : zeros;
+    win.left = win.rp[p];
+    row(win, wt, b, y + r * rs, W, C, k, identity);
   }
 }
 
 // In place: output rows [r0, r1) overwrite x's. An output row needs its input rows
-// r - p .. r + p as they were: rows of this chunk are copied into a ring of p + 1
-// rows just before they are overwritten; rows of the neighbouring chunks (which
-// other threads overwrite) were copied into `before` / `after` beforehand.
+// r - p .. r + p as they were: each row of this chunk is saved, pixel by pixel, into
+// a ring of p + 1 rows as its output overwrites it (see Window); rows of the
+// neighbouring chunks (which other threads overwrite) were copied into `before` /
+// `after` beforehand.
 void rows_inplace(float* x, const float* wt, const float* b, int64_t R, int64_t H,
                   int64_t W, int64_t C, int k, bool identity, int64_t r0, int64_t r1,
                   const float* before, const float* after, float* ring, const float* zeros) {
   const int p = k / 2;
   const int64_t rs = W * C;
-  const float* rp[MAXK];
+  Window win;
   for (int64_t r = r0; r < r1; ++r) {
-    std::copy(x + r * rs, x + (r + 1) * rs, ring + (r % (p + 1)) * rs);
     const int64_t h = r % H;
     for (int dy = 0; dy < k; ++dy) {
       const int64_t j = r + dy - p;
       if (!inside(h + dy - p, H))
-        rp[dy] = zeros;
+        win.rp[dy] = zeros;
       else if (j < r0)
-        rp[dy] = before + (j - (r0 - p)) * rs;
-      else if (j <= r)
-        rp[dy] = ring + (j % (p + 1)) * rs;
+        win.rp[dy] = before + (j - (r0 - p)) * rs;
+      else if (j < r)
+        win.rp[dy] = ring + (j % (p + 1)) * rs;  // saved while row j was written
       else if (j < r1)
-        rp[dy] = x + j * rs;
+        win.rp[dy] = x + j * rs;
       else
-        rp[dy] = after + (j - r1) * rs;
+        win.rp[dy] = after + (j - r1) * rs;
     }
-    row(rp, wt, b, x + r * rs, W, C, k, identity);
+    win.save = ring + (r % (p + 1)) * rs;
+    win.left = win.save;
+    row(win, wt, b, x + r * rs, W, C, k, identity);
   }
 }
 
