@@ -299,14 +299,18 @@ def main():
 
     if 'memory' not in args.skip:
         what = 'peak allocated' if args.device.startswith('cuda') else 'peak RSS'
-        peaks = {
-            f'relu {FORMAT_NAMES[relu_train_fmt]}': peak_memory('relu', relu_train_fmt, args),
-            'naive FReLU nchw': peak_memory('naive', NCHW, args),
-            'ours lean cl': peak_memory('ours', CL, args),
-        }
+        variants = {f'relu {FORMAT_NAMES[relu_train_fmt]}': ('relu', relu_train_fmt),
+                    'naive FReLU nchw': ('naive', NCHW), 'ours lean cl': ('ours', CL)}
+        mem_runs = min(args.runs, 3)  # peak RSS moves less than time: at most 3 each
+        samples = {k: [] for k in variants}
+        for _ in range(mem_runs):  # interleaved, like the timings
+            for k, (variant, fmt) in variants.items():
+                samples[k].append(peak_memory(variant, fmt, args))
+        peaks = {k: statistics.median(v) for k, v in samples.items()}
         alloc = f', MALLOC_MMAP_THRESHOLD_={args.mmap_threshold}' if args.mmap_threshold else ''
+        runs = f', median of {mem_runs} processes each' if mem_runs > 1 else ''
         report(f'training {what} (fresh process per variant, 3 steps; ReLU in its '
-               f'faster training format{alloc})', peaks, unit='GB', scale=1e-9)
+               f'faster training format{alloc}{runs})', peaks, unit='GB', scale=1e-9)
         base = peaks[f'relu {FORMAT_NAMES[relu_train_fmt]}']
         ratios['train_peak_memory'] = peaks['ours lean cl'] / base
         ratios['train_peak_memory (naive)'] = peaks['naive FReLU nchw'] / base
