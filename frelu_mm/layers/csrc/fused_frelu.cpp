@@ -82,7 +82,7 @@ __attribute__((always_inline)) inline void block(
     for (int dx = dx0; dx < dx1; ++dx) {
       const float* row = dy == p && dx < p ? win.left : win.rp[dy];
       const float* xi = row + (w + dx - p) * C + c;
-      const float* wi = wt + ((int64_t)dy * k + dx) * C + c;
+      const float* wi = wt + (c / CB) * k * k * CB + (dy * k + dx) * CB + c % CB;
       for (int j = 0; j < V; ++j) acc[j] += *(const v8*)(wi + 8 * j) * *(const v8*)(xi + 8 * j);
     }
   }
@@ -100,13 +100,13 @@ __attribute__((always_inline)) inline void block_inner(
   for (int j = 0; j < V; ++j) acc[j] = *(const v8*)(b + c + 8 * j);
 #pragma GCC unroll 8
   for (int dy = 0; dy < K; ++dy) {
-    const float* wi = wt + (int64_t)dy * K * C + c;
+    const float* wi = wt + (c / CB) * K * K * CB + c % CB + dy * K * CB;
 #pragma GCC unroll 8
     for (int dx = 0; dx < K; ++dx) {
       const float* row = dy == P && dx < P ? win.left : win.rp[dy];
       const float* xi = row + (w + dx - P) * C + c;
       for (int j = 0; j < V; ++j)
-        acc[j] += *(const v8*)(wi + dx * C + 8 * j) * *(const v8*)(xi + 8 * j);
+        acc[j] += *(const v8*)(wi + dx * CB + 8 * j) * *(const v8*)(xi + 8 * j);
     }
   }
   finish<V, ID>(win, P, yo, c, C, w, acc);
@@ -121,7 +121,7 @@ __attribute__((always_inline)) inline void block1(
   for (int dy = 0; dy < k; ++dy)
     for (int dx = dx0; dx < dx1; ++dx) {
       const float* row = dy == p && dx < p ? win.left : win.rp[dy];
-      acc += wt[((int64_t)dy * k + dx) * C + c] * row[(w + dx - p) * C + c];
+      acc += wt[(c / CB) * k * k * CB + (dy * k + dx) * CB + c % CB] * row[(w + dx - p) * C + c];
     }
   const float x = win.rp[p][w * C + c];
   if (win.save) win.save[w * C + c] = x;
@@ -248,8 +248,17 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
   TORCH_CHECK(bias.numel() == C && bias.scalar_type() == at::kFloat,
               "fused_frelu: bias must be float32 (C)");
   if (x.numel() == 0) return;
-  // (C, 1, k, k) -> (k, k, C): each tap's weights contiguous over channels
-  auto wt = weight.reshape({C, k * k}).t().contiguous();
+  // (C, 1, k, k) -> blocks of CB channels, each (k * k, CB): a block's taps at fixed
+  // offsets from one pointer (zero weights pad the last block)
+  const int64_t kk = k * k, nblocks = (C + CB - 1) / CB;
+  auto wt = at::zeros({nblocks * kk * CB}, weight.options().memory_format(at::MemoryFormat::Contiguous));
+  {
+    auto wc = weight.contiguous();
+    const float* src = wc.data_ptr<float>();
+    float* dst = wt.data_ptr<float>();
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t t = 0; t < kk; ++t) dst[(c / CB) * kk * CB + t * CB + c % CB] = src[c * kk + t];
+  }
   auto b = bias.contiguous();
   const float* wp = wt.data_ptr<float>();
   const float* bp = b.data_ptr<float>();
