@@ -61,27 +61,34 @@ def _configuration_fits(m: nn.Module) -> bool:
 
 
 def _kernel_arguments(m: nn.Module):
-    """``(weight, bias, inplace)`` for the kernel if ``m``'s configuration fits, else
-    None. Cached on the module (this runs at every no-grad call; the module and
-    parameter lookups go through the dicts behind ``nn.Module.__getattr__``) and
+    """``(weight, bias, inplace, with_identity)`` for the kernel if ``m``'s configuration
+    fits, else None. Cached on the module (this runs at every no-grad call; the module
+    and parameter lookups go through the dicts behind ``nn.Module.__getattr__``) and
     recomputed when its conv, norm or parameters are replaced or an attribute checked
     here changes."""
     mods = m._modules
     conv, norm = mods.get('conv'), mods.get('norm')
-    params = conv._parameters if conv is not None else {}
-    key = (conv, norm, params.get('weight'), params.get('bias'), m.condition, m.combine,
-           getattr(m, 'inplace', False))
+    params = conv._parameters if conv is not None else _NO_PARAMS
+    weight, bias = params.get('weight'), params.get('bias')
+    flags = (m.condition, m.combine, getattr(m, 'inplace', False), m.with_identity)
     cached = m.__dict__.get('_kernel_cache')
-    if cached is not None and all(a is b for a, b in zip(cached[0][:4], key[:4])) \
-            and cached[0][4:] == key[4:]:
-        return cached[1]
+    if cached is not None:
+        c_conv, c_norm, c_weight, c_bias, c_flags, args = cached
+        if c_conv is conv and c_norm is norm and c_weight is weight and c_bias is bias \
+                and c_flags == flags:
+            return args
     args = None
     if _configuration_fits(m):
-        bias = conv.bias if conv.bias is not None else \
-            torch.zeros(conv.weight.shape[0], dtype=conv.weight.dtype)
-        args = (conv.weight, bias, key[6])
-    m.__dict__['_kernel_cache'] = (key, args)
+        args = (weight, bias if bias is not None else torch.zeros(weight.shape[0],
+                                                                  dtype=weight.dtype),
+                flags[2], flags[3])
+    m.__dict__['_kernel_cache'] = (conv, norm, weight, bias, flags, args)
     return args
+
+
+_NO_PARAMS: dict = {}
+_F32 = torch.float32
+_CL = torch.channels_last
 
 
 def _no_tracing() -> bool:
@@ -90,10 +97,10 @@ def _no_tracing() -> bool:
 
 
 def _tensors_fit(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> bool:
-    return (x.dtype == torch.float32 and x.device.type == 'cpu' and x.dim() == 4
-            and x.is_contiguous(memory_format=torch.channels_last)
-            and weight.dtype == torch.float32 and weight.device.type == 'cpu'
-            and bias.dtype == torch.float32 and bias.device.type == 'cpu')
+    # dtypes are singletons; is_cpu is cheaper than building a device object
+    return (x.dtype is _F32 and x.is_cpu and x.dim() == 4
+            and x.is_contiguous(memory_format=_CL)
+            and weight.dtype is _F32 and weight.is_cpu and bias.dtype is _F32 and bias.is_cpu)
 
 
 def eligible(m: nn.Module, x: torch.Tensor) -> bool:
@@ -113,11 +120,12 @@ def fused_frelu(m: nn.Module, x: torch.Tensor):
     if not _no_tracing():
         return None
     args = _kernel_arguments(m)
-    if args is None or not _tensors_fit(x, args[0], args[1]):
+    if args is None:
+        return None
+    weight, bias, inplace, with_identity = args
+    if not _tensors_fit(x, weight, bias):
         return None
     ops = _kernel if _kernel is not None else load_kernel()
     if ops is None or not _fast:
         return None
-    weight, bias, inplace = args
-    op = ops.fused_frelu_ if inplace else ops.fused_frelu
-    return op(x, weight, bias, m.with_identity)
+    return (ops.fused_frelu_ if inplace else ops.fused_frelu)(x, weight, bias, with_identity)
