@@ -6,24 +6,13 @@ import subprocess
 import sys
 
 import torch
+from autograd_graph import grad_fn_names
 
 from frelu_mm import FReLU
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 import benchmark  # noqa: E402
-
-
-def graph_names(y):
-    seen, stack, names = set(), [y.grad_fn], set()
-    while stack:
-        fn = stack.pop()
-        if fn is None or fn in seen:
-            continue
-        seen.add(fn)
-        names.add(type(fn).__name__)
-        stack.extend(f for f, _ in fn.next_functions)
-    return names
 
 
 def test_naive_is_the_plain_graph_and_ours_the_lean_one():
@@ -33,7 +22,7 @@ def test_naive_is_the_plain_graph_and_ours_the_lean_one():
         model = benchmark.build(variant, 18, 'cpu')
         model.train()
         assert sum(isinstance(m, FReLU) for m in model.modules()) == 12
-        names[variant] = graph_names(model(x)[-1])
+        names[variant] = set(grad_fn_names(model(x)[-1]))
     assert not any('Lean' in n for n in names['naive']), names['naive']
     assert 'MaximumBackward0' in names['naive']
     assert '_LeanNormFReLUBackward' in names['ours'] and 'MaximumBackward0' not in names['ours']

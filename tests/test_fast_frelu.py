@@ -4,6 +4,7 @@ import itertools
 import pytest
 import torch
 import torch.nn as nn
+from autograd_graph import grad_fn_names
 from mmcv.cnn import ConvModule
 
 from frelu_mm import FReLU, fuse_frelu
@@ -243,19 +244,6 @@ def test_lean_norm_frelu_gradcheck_float64(identity, host_train, frelu_norm):
     y = f(*inputs)
     assert 'LeanNormFReLU' in type(y.grad_fn).__name__
     assert torch.autograd.gradcheck(f, inputs)
-
-
-def grad_fn_names(y):
-    """Type names of every node of ``y``'s autograd graph."""
-    seen, stack, names = set(), [y.grad_fn], []
-    while stack:
-        fn = stack.pop()
-        if fn is None or fn in seen:
-            continue
-        seen.add(fn)
-        names.append(type(fn).__name__)
-        stack.extend(f for f, _ in fn.next_functions)
-    return names
 
 
 @pytest.mark.parametrize('norm_eval', [False, True])

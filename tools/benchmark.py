@@ -67,12 +67,15 @@ def make_inference(variant, fmt, args):
         frelu_mm.fuse_frelu(model, memory_format=fmt)
     model.to(memory_format=fmt)
     x = torch.randn(args.batch, 3, args.size, args.size, device=args.device)
-    x = x.contiguous(memory_format=fmt)
+    return no_grad_run(model, x.contiguous(memory_format=fmt), args.device)
 
+
+def no_grad_run(model, x, device):
+    """A callable timing unit: ``model(x)`` under no_grad, synchronised."""
     def run():
         with torch.no_grad():
             model(x)
-        sync(args.device)
+        sync(device)
     return run
 
 
@@ -197,13 +200,6 @@ def layer_timings(args):
             torch.relu(xr).backward(g)
             sync(args.device)
 
-        def infer(m, inp):
-            def run():
-                with torch.no_grad():
-                    m(inp)
-                sync(args.device)
-            return run
-
         def train(m, inp, grad):
             def run():
                 xi = inp.detach().requires_grad_()
@@ -212,7 +208,8 @@ def layer_timings(args):
             return run
 
         med = interleaved_medians(dict(
-            relu_inf=relu_inf, naive_inf=infer(naive_eval, x), ours_inf=infer(fused, xc),
+            relu_inf=relu_inf, naive_inf=no_grad_run(naive_eval, x, args.device),
+            ours_inf=no_grad_run(fused, xc, args.device),
             relu_train=relu_train, naive_train=train(naive, x, g), ours_train=train(ours, xc, gc)),
             args.layer_repeats, 1)
         rows.append((width, size, {k: v * 1e3 for k, v in med.items()}))

@@ -103,20 +103,14 @@ def _tensors_fit(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> b
             and weight.dtype is _F32 and weight.is_cpu and bias.dtype is _F32 and bias.is_cpu)
 
 
-def eligible(m: nn.Module, x: torch.Tensor) -> bool:
-    """Whether FReLU ``m`` on ``x`` can run the kernel: no autograd and no tracing,
-    a depthwise-conv condition with no norm left (fused), combine max, stride 1,
-    padding k//2, float32 CPU weights and a float32 channels-last CPU input.
-    """
-    if not _no_tracing():
-        return False
-    args = _kernel_arguments(m)
-    return args is not None and _tensors_fit(x, args[0], args[1])
-
-
 def fused_frelu(m: nn.Module, x: torch.Tensor):
     """FReLU ``m`` on ``x`` through the kernel (over ``x`` if ``m.inplace``), or None
-    where it does not apply (``eligible``) or is not available (or not faster here)."""
+    where it does not apply or is not available (or not faster here).
+
+    It applies with no autograd and no tracing, to a depthwise-conv condition with no
+    norm left (fused), combine max, stride 1, padding k//2, float32 CPU weights and a
+    float32 channels-last CPU input.
+    """
     if not _no_tracing():
         return None
     args = _kernel_arguments(m)

@@ -202,7 +202,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
 // a ring of p + 1 rows as its output overwrites it (see Window); rows of the
 // neighbouring chunks (which other threads overwrite) were copied into `before` /
 // `after` beforehand.
-void rows_inplace(float* x, const float* wt, const float* b, int64_t R, int64_t H,
+void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
                   int64_t W, int64_t C, int k, bool identity, int64_t r0, int64_t r1,
                   const float* before, const float* after, float* ring, const float* zeros) {
   const int p = k / 2;
@@ -304,7 +304,7 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
       int64_t r0, r1;
       bounds(i, &r0, &r1);
       const float* before = sp + i * slot;
-      rows_inplace(xp, wp, bp, R, H, W, C, (int)k, with_identity, r0, r1, before,
+      rows_inplace(xp, wp, bp, H, W, C, (int)k, with_identity, r0, r1, before,
                    before + p * rs, sp + i * slot + 2 * p * rs, zeros);
     }
   });
