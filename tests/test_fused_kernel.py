@@ -64,8 +64,10 @@ def calls(monkeypatch):
     return n
 
 
+# odd channel counts (pixel by pixel), multiples of 16 (strips of pixels), rows with
+# and without a remainder after the strips, rows narrower than one strip
 SHAPES = [(2, 13, 7, 5), (1, 64, 1, 1), (3, 37, 2, 3), (2, 256, 14, 14), (1, 3, 1, 9),
-          (1, 40, 6, 1), (2, 72, 9, 11)]
+          (1, 40, 6, 1), (2, 72, 9, 11), (1, 48, 6, 23), (2, 32, 3, 6)]
 
 
 @pytest.mark.parametrize('k', [1, 3, 5])
@@ -118,12 +120,25 @@ def test_not_inplace_leaves_input_alone():
     assert torch.equal(x, x0) and y.data_ptr() != x.data_ptr()
 
 
-def test_nan_propagates_like_maximum():
-    m = fused(16, 3, True)
-    x = torch.randn(1, 16, 5, 5).contiguous(memory_format=CL)
-    x[0, 3, 2, 2] = float('nan')
+@pytest.mark.parametrize('with_identity', [True, False])
+def test_nan_propagates_like_maximum(with_identity):
+    m = fused(16, 3, with_identity)
+    x = torch.randn(1, 16, 7, 12).contiguous(memory_format=CL)
+    x[0, 3, 2, 2] = x[0, 5, 4, 0] = x[0, 15, 6, 11] = float('nan')  # inner, border, corner
     y, eager = run(m, x, True), run(m, x, False)
-    assert torch.equal(y.isnan(), eager.isnan()) and y.isnan().any()
+    assert torch.equal(y.isnan(), eager.isnan()) and y.isnan().sum() >= 3 * 4
+
+
+@pytest.mark.parametrize('inplace', [False, True])
+def test_inputs_larger_than_the_cache(inplace):
+    """Above 16 MiB the kernel prefetches the input in software: same result."""
+    m = fused(256, 3, True, inplace=inplace)
+    x = torch.randn(1, 256, 130, 128).contiguous(memory_format=CL)
+    assert x.numel() * 4 > 16 << 20
+    ref = reference(m, x)
+    y = run(m, x, True)
+    assert (y.data_ptr() == x.data_ptr()) == inplace
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
 
 
 def test_ineligible_inputs_use_the_eager_path(monkeypatch):

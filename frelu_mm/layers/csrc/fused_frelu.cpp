@@ -20,6 +20,14 @@ namespace {
 
 constexpr int CB = 32;  // channels per register block
 
+#ifndef STRIP_T
+#define STRIP_T 4
+#endif
+#ifndef STRIP_V
+#define STRIP_V 2
+#endif
+
+
 // GCC on x86-64: an AVX2+FMA clone of the row kernel besides the baseline one,
 // chosen by the CPU's features when the library is loaded
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
@@ -28,23 +36,26 @@ constexpr int CB = 32;  // channels per register block
 #define FRELU_CLONES
 #endif
 
+// max(x, t) as x > t ? x : t (one maxps). It propagates NaN like torch.maximum because
+// t = dwconv(x) + b is NaN wherever x is (the centre tap multiplies x).
 __attribute__((always_inline)) inline float combine(float x, float t, bool identity) {
   if (!identity) x = 0.f;
-  return (x > t || x != x) ? x : t;  // NaN-propagating like torch.maximum
+  return x > t ? x : t;
 }
 
 // 8 floats; GCC lowers it to two SSE registers on the baseline ISA, one AVX register
 // in the AVX2 clone. aligned(4): loads and stores need no alignment.
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
-typedef int v8i __attribute__((vector_size(32)));
 
 __attribute__((always_inline)) inline v8 combine8(v8 x, v8 t, bool identity) {
-  if (!identity) x = v8{} ;
-  v8i keep = (x > t) | (x != x);  // bitwise select: no blend instruction needed
-  return (v8)((keep & (v8i)x) | (~keep & (v8i)t));
+  if (!identity) x = v8{};
+  return x > t ? x : t;
 }
 
-constexpr int MAXK = 15;  // widest kernel handled (row pointers on the stack)
+constexpr int MAXK = 15;
+// inputs larger than this are prefetched in software by the strips (measured: it
+// helps x of 8x256x56x56 floats, 25.7 MB, and slows those of 6.4 MB)
+constexpr size_t kPrefetchBytes = 16u << 20;  // widest kernel handled (row pointers on the stack)
 
 // The input rows of one output row h. rp[dy] is input row h + dy - p of the same
 // image, or a row of zeros where that row lies outside the image (the zero padding).
@@ -56,6 +67,9 @@ struct Window {
   const float* rp[MAXK];
   const float* left;
   float* save;
+  const float* zeros;  // at least C zeros: the columns left and right of the image
+  int64_t W;
+  bool prefetch;  // software prefetch of the input (it does not fit in cache)
 };
 
 // The centre pixel's inputs x (V * 8 channels from c of pixel w): saved if in place,
@@ -89,9 +103,9 @@ __attribute__((always_inline)) inline void block(
   finish<V, ID>(win, p, yo, c, C, w, acc);
 }
 
-// The same for an inner pixel (the whole K x K window inside) with K known at
-// compile time: the taps unroll into straight-line code, no bounds.
-template <int K, int V, bool ID>
+// The same with K known at compile time: the taps unroll into straight-line code.
+// EDGE: the window may cross the left or right border, whose columns read zeros.
+template <int K, int V, bool ID, bool EDGE>
 __attribute__((always_inline)) inline void block_inner(
     const Window& win, const float* wt, const float* b, float* yo, int64_t c,
     int64_t C, int64_t w) {
@@ -104,12 +118,55 @@ __attribute__((always_inline)) inline void block_inner(
 #pragma GCC unroll 8
     for (int dx = 0; dx < K; ++dx) {
       const float* row = dy == P && dx < P ? win.left : win.rp[dy];
-      const float* xi = row + (w + dx - P) * C + c;
+      const int64_t col = w + dx - P;
+      const float* xi = EDGE && (col < 0 || col >= win.W) ? win.zeros + c : row + col * C + c;
       for (int j = 0; j < V; ++j)
         acc[j] += *(const v8*)(wi + dx * CB + 8 * j) * *(const v8*)(xi + 8 * j);
     }
   }
   finish<V, ID>(win, P, yo, c, C, w, acc);
+}
+
+// T neighbouring inner pixels w0 .. w0 + T - 1 at once, V * 8 channels from c: each
+// input vector loaded serves up to K of the T outputs, and the K weights of a window
+// row stay in registers over the strip (fewer loads per multiply-add, and T * V
+// independent accumulator chains to hide the FMA latency)
+template <int K, int T, int V, bool ID, bool PF>
+__attribute__((always_inline)) inline void strip_inner(
+    const Window& win, const float* wt, const float* b, float* yrow, int64_t c,
+    int64_t C, int64_t w0) {
+  constexpr int P = K / 2;
+  v8 acc[T][V];
+  for (int t = 0; t < T; ++t)
+    for (int j = 0; j < V; ++j) acc[t][j] = *(const v8*)(b + c + 8 * j);
+  const float* wb = wt + (c / CB) * K * K * CB + c % CB;
+  // the next strip's new input pixels: T short streams per row C floats apart, too
+  // many for the hardware prefetcher when they come from memory (PF: x is too large
+  // to stay in cache)
+  if (PF)
+#pragma GCC unroll 8
+    for (int dy = 0; dy < K; ++dy)
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) __builtin_prefetch(win.rp[dy] + (w0 + P + T + t) * C + c);
+#pragma GCC unroll 8
+  for (int dy = 0; dy < K; ++dy) {
+    v8 wr[K][V];
+#pragma GCC unroll 8
+    for (int dx = 0; dx < K; ++dx)
+      for (int j = 0; j < V; ++j) wr[dx][j] = *(const v8*)(wb + (dy * K + dx) * CB + 8 * j);
+#pragma GCC unroll 16
+    for (int q = 0; q < T + K - 1; ++q) {  // input pixel w0 - P + q
+      const float* row = dy == P && q < P ? win.left : win.rp[dy];
+      const float* xi = row + (w0 - P + q) * C + c;
+      for (int j = 0; j < V; ++j) {
+        const v8 xv = *(const v8*)(xi + 8 * j);
+#pragma GCC unroll 8
+        for (int dx = 0; dx < K; ++dx)
+          if (q - dx >= 0 && q - dx < T) acc[q - dx][j] += wr[dx][j] * xv;
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) finish<V, ID>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t]);
 }
 
 // one channel (the tail when C is not a multiple of 8)
@@ -128,32 +185,52 @@ __attribute__((always_inline)) inline void block1(
   yo[c] = combine(x, acc, ID);
 }
 
-// One output row from its input window (see above) into yrow; K: the kernel size
-// if known at compile time, else 0 (k at run time). Pixel by pixel, and within a
-// pixel its contiguous channels in blocks of CB: the loads stream through memory.
-// (Measured slower here: holding a block's weights in registers over several pixels,
-// which reads 8 channels per pixel C floats apart, on the same L1 sets when C is a
-// large power of two; two pixels per step sharing their loads; passes of 256
-// channels over the row for large C; blocks of 64 channels.)
+// Output pixel w of a row, all its channels, in blocks of CB; K: the kernel size if
+// known at compile time, else 0 (k at run time)
+template <int K, bool ID>
+__attribute__((always_inline)) inline void pixel(
+    const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
+    int64_t C, int k, int64_t w) {
+  const int p = k / 2;
+  float* yo = yrow + w * C;
+  int64_t c = 0;
+  if (K > 0 && w >= p && w + p < W) {
+    for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID, false>(win, wt, b, yo, c, C, w);
+    for (; c + 8 <= C; c += 8) block_inner<K, 1, ID, false>(win, wt, b, yo, c, C, w);
+  } else if (K > 0) {
+    for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID, true>(win, wt, b, yo, c, C, w);
+    for (; c + 8 <= C; c += 8) block_inner<K, 1, ID, true>(win, wt, b, yo, c, C, w);
+  }
+  // no std::max / std::min here: they would not inline into the AVX2 clone
+  const int dx0 = w < p ? (int)(p - w) : 0;
+  const int dx1 = W + p - w < k ? (int)(W + p - w) : k;
+  for (; c + CB <= C; c += CB) block<CB / 8, ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
+  for (; c + 8 <= C; c += 8) block<1, ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
+  for (; c < C; ++c) block1<ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
+}
+
+// One output row from its input window (see above) into yrow. With K known and C a
+// multiple of the strip's channels: the border pixels one by one, the inner ones in
+// strips of T pixels, each strip channel block by channel block (T streams of
+// contiguous channels). Otherwise pixel by pixel.
 template <int K, bool ID>
 __attribute__((always_inline)) inline void row_impl(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
     int64_t C, int k) {
+  constexpr int T = STRIP_T, SV = K >= 5 ? 1 : STRIP_V;
   const int p = k / 2;
-  for (int64_t w = 0; w < W; ++w) {
-    float* yo = yrow + w * C;
-    int64_t c = 0;
-    if (K > 0 && w >= p && w + p < W) {
-      for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID>(win, wt, b, yo, c, C, w);
-      for (; c + 8 <= C; c += 8) block_inner<K, 1, ID>(win, wt, b, yo, c, C, w);
-    }
-    // no std::max / std::min here: they would not inline into the AVX2 clone
-    const int dx0 = w < p ? (int)(p - w) : 0;
-    const int dx1 = W + p - w < k ? (int)(W + p - w) : k;
-    for (; c + CB <= C; c += CB) block<CB / 8, ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
-    for (; c + 8 <= C; c += 8) block<1, ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
-    for (; c < C; ++c) block1<ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
+  int64_t w = 0;
+  if (K > 0 && C % (8 * SV) == 0) {
+    for (; w < p && w < W; ++w) pixel<K, ID>(win, wt, b, yrow, W, C, k, w);
+    for (; w + T - 1 + p < W; w += T)
+      if (win.prefetch)
+        for (int64_t c = 0; c < C; c += 8 * SV)
+          strip_inner<K, T, SV, ID, true>(win, wt, b, yrow, c, C, w);
+      else
+        for (int64_t c = 0; c < C; c += 8 * SV)
+          strip_inner<K, T, SV, ID, false>(win, wt, b, yrow, c, C, w);
   }
+  for (; w < W; ++w) pixel<K, ID>(win, wt, b, yrow, W, C, k, w);
 }
 
 template <bool ID>
@@ -183,11 +260,14 @@ inline bool inside(int64_t h, int64_t H) { return h >= 0 && h < H; }
 // Output rows [r0, r1) of the (N * H) rows into y (out of place).
 void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t H,
               int64_t W, int64_t C, int k, bool identity, int64_t r0, int64_t r1,
-              const float* zeros) {
+              const float* zeros, bool prefetch) {
   const int p = k / 2;
   const int64_t rs = W * C;
   Window win;
   win.save = nullptr;
+  win.prefetch = prefetch;
+  win.zeros = zeros;
+  win.W = W;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     for (int dy = 0; dy < k; ++dy)
@@ -204,10 +284,14 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
 // `after` beforehand.
 void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
                   int64_t W, int64_t C, int k, bool identity, int64_t r0, int64_t r1,
-                  const float* before, const float* after, float* ring, const float* zeros) {
+                  const float* before, const float* after, float* ring, const float* zeros,
+                  bool prefetch) {
   const int p = k / 2;
   const int64_t rs = W * C;
   Window win;
+  win.prefetch = prefetch;
+  win.zeros = zeros;
+  win.W = W;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     for (int dy = 0; dy < k; ++dy) {
@@ -265,13 +349,14 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
   const int64_t R = N * H, rs = W * C, p = k / 2;
   auto zero_row = at::zeros({rs}, x.options().memory_format(at::MemoryFormat::Contiguous));
   const float* zeros = zero_row.data_ptr<float>();
+  const bool prefetch = x.numel() * sizeof(float) > kPrefetchBytes;
   if (!y.is_same(x)) {
     const float* xp = x.data_ptr<float>();
     float* yp = y.data_ptr<float>();
     // grain: about 32k outputs per task
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, rs));
     at::parallel_for(0, R, grain, [&](int64_t r0, int64_t r1) {
-      rows_out(xp, wp, bp, yp, H, W, C, (int)k, with_identity, r0, r1, zeros);
+      rows_out(xp, wp, bp, yp, H, W, C, (int)k, with_identity, r0, r1, zeros, prefetch);
     });
     return;
   }
@@ -305,7 +390,7 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
       bounds(i, &r0, &r1);
       const float* before = sp + i * slot;
       rows_inplace(xp, wp, bp, H, W, C, (int)k, with_identity, r0, r1, before,
-                   before + p * rs, sp + i * slot + 2 * p * rs, zeros);
+                   before + p * rs, sp + i * slot + 2 * p * rs, zeros, prefetch);
     }
   });
 }
