@@ -129,12 +129,12 @@ def test_nan_propagates_like_maximum(with_identity):
     assert torch.equal(y.isnan(), eager.isnan()) and y.isnan().sum() >= 3 * 4
 
 
+@pytest.mark.parametrize('k', [3, 5])
 @pytest.mark.parametrize('inplace', [False, True])
-def test_inputs_larger_than_the_cache(inplace):
-    """Above 16 MiB the kernel prefetches the input in software: same result."""
-    m = fused(256, 3, True, inplace=inplace)
-    x = torch.randn(1, 256, 130, 128).contiguous(memory_format=CL)
-    assert x.numel() * 4 > 16 << 20
+def test_long_rows_prefetched(k, inplace):
+    """Rows of at least 6 strips (4 pixels each) are prefetched in software: same result."""
+    m = fused(48, k, True, inplace=inplace)
+    x = torch.randn(3, 48, 5, 61).contiguous(memory_format=CL)
     ref = reference(m, x)
     y = run(m, x, True)
     assert (y.data_ptr() == x.data_ptr()) == inplace

@@ -51,9 +51,10 @@ __attribute__((always_inline)) inline v8 combine8(v8 x, v8 t, bool identity) {
 }
 
 constexpr int MAXK = 15;
-// inputs larger than this are prefetched in software by the strips (measured: it
-// helps x of 8x256x56x56 floats, 25.7 MB, and slows those of 6.4 MB)
-constexpr size_t kPrefetchBytes = 16u << 20;  // widest kernel handled (row pointers on the stack)
+// Rows with room for this many strips are prefetched in software, one strip ahead
+// (measured inside ResNet-50: faster at widths 28 and 56, slower at 14, where a row
+// holds 3 strips and the last one's prefetch falls past the row)
+constexpr int kPrefetchStrips = 6;  // widest kernel handled (row pointers on the stack)
 
 // The input rows of one output row h. rp[dy] is input row h + dy - p of the same
 // image, or a row of zeros where that row lies outside the image (the zero padding).
@@ -67,7 +68,7 @@ struct Window {
   float* save;
   const float* zeros;  // at least C zeros: the columns left and right of the image
   int64_t W;
-  bool prefetch;  // software prefetch of the input (it does not fit in cache)
+  bool prefetch;  // software prefetch of the input, a strip ahead
 };
 
 // The centre pixel's inputs x (V * 8 channels from c of pixel w): saved if in place,
@@ -139,8 +140,7 @@ __attribute__((always_inline)) inline void strip_inner(
     for (int j = 0; j < V; ++j) acc[t][j] = *(const v8*)(b + c + 8 * j);
   const float* wb = wt + (c / CB) * K * K * CB + c % CB;
   // the next strip's new input pixels: T short streams per row C floats apart, too
-  // many for the hardware prefetcher when they come from memory (PF: x is too large
-  // to stay in cache)
+  // many for the hardware prefetcher when they come from memory (PF: long rows)
   if (PF)
 #pragma GCC unroll 8
     for (int dy = 0; dy < K; ++dy)
@@ -347,7 +347,7 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
   const int64_t R = N * H, rs = W * C, p = k / 2;
   auto zero_row = at::zeros({rs}, x.options().memory_format(at::MemoryFormat::Contiguous));
   const float* zeros = zero_row.data_ptr<float>();
-  const bool prefetch = x.numel() * sizeof(float) > kPrefetchBytes;
+  const bool prefetch = W - 2 * p >= kPrefetchStrips * STRIP_T;
   if (!y.is_same(x)) {
     const float* xp = x.data_ptr<float>();
     float* yp = y.data_ptr<float>();
