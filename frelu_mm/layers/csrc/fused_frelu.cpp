@@ -50,11 +50,11 @@ __attribute__((always_inline)) inline v8 combine8(v8 x, v8 t, bool identity) {
   return x > t ? x : t;
 }
 
-constexpr int MAXK = 15;
+constexpr int MAXK = 15;  // widest kernel handled (row pointers on the stack)
 // Rows with room for this many strips are prefetched in software, one strip ahead
 // (measured inside ResNet-50: faster at widths 28 and 56, slower at 14, where a row
 // holds 3 strips and the last one's prefetch falls past the row)
-constexpr int kPrefetchStrips = 6;  // widest kernel handled (row pointers on the stack)
+constexpr int kPrefetchStrips = 6;
 
 // The input rows of one output row h. rp[dy] is input row h + dy - p of the same
 // image, or a row of zeros where that row lies outside the image (the zero padding).
@@ -69,6 +69,9 @@ struct Window {
   const float* zeros;  // at least C zeros: the columns left and right of the image
   int64_t W;
   bool prefetch;  // software prefetch of the input, a strip ahead
+
+  Window(const float* zeros, int64_t W, bool prefetch)
+      : left(nullptr), save(nullptr), zeros(zeros), W(W), prefetch(prefetch) {}
 };
 
 // The centre pixel's inputs x (V * 8 channels from c of pixel w): saved if in place,
@@ -183,6 +186,17 @@ __attribute__((always_inline)) inline void block1(
   yo[c] = combine(x, acc, ID);
 }
 
+// The channels of pixel w in unrolled blocks (CB, then 8); returns the first channel
+// left over (C % 8 of them)
+template <int K, bool ID, bool EDGE>
+__attribute__((always_inline)) inline int64_t unrolled_blocks(
+    const Window& win, const float* wt, const float* b, float* yo, int64_t C, int64_t w) {
+  int64_t c = 0;
+  for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID, EDGE>(win, wt, b, yo, c, C, w);
+  for (; c + 8 <= C; c += 8) block_inner<K, 1, ID, EDGE>(win, wt, b, yo, c, C, w);
+  return c;
+}
+
 // Output pixel w of a row, all its channels, in blocks of CB; K: the kernel size if
 // known at compile time, else 0 (k at run time)
 template <int K, bool ID>
@@ -192,13 +206,9 @@ __attribute__((always_inline)) inline void pixel(
   const int p = k / 2;
   float* yo = yrow + w * C;
   int64_t c = 0;
-  if (K > 0 && w >= p && w + p < W) {
-    for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID, false>(win, wt, b, yo, c, C, w);
-    for (; c + 8 <= C; c += 8) block_inner<K, 1, ID, false>(win, wt, b, yo, c, C, w);
-  } else if (K > 0) {
-    for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID, true>(win, wt, b, yo, c, C, w);
-    for (; c + 8 <= C; c += 8) block_inner<K, 1, ID, true>(win, wt, b, yo, c, C, w);
-  }
+  if (K > 0)
+    c = w >= p && w + p < W ? unrolled_blocks<K, ID, false>(win, wt, b, yo, C, w)
+                            : unrolled_blocks<K, ID, true>(win, wt, b, yo, C, w);
   // no std::max / std::min here: they would not inline into the AVX2 clone
   const int dx0 = w < p ? (int)(p - w) : 0;
   const int dx1 = W + p - w < k ? (int)(W + p - w) : k;
@@ -261,11 +271,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
               const float* zeros, bool prefetch) {
   const int p = k / 2;
   const int64_t rs = W * C;
-  Window win;
-  win.save = nullptr;
-  win.prefetch = prefetch;
-  win.zeros = zeros;
-  win.W = W;
+  Window win(zeros, W, prefetch);
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     for (int dy = 0; dy < k; ++dy)
@@ -286,10 +292,7 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
                   bool prefetch) {
   const int p = k / 2;
   const int64_t rs = W * C;
-  Window win;
-  win.prefetch = prefetch;
-  win.zeros = zeros;
-  win.W = W;
+  Window win(zeros, W, prefetch);
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     for (int dy = 0; dy < k; ++dy) {
@@ -360,6 +363,7 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
   }
   // In place: one chunk of rows per thread, in two passes (the second starts when
   // the first has ended): copy each chunk's neighbouring rows, then overwrite.
+  // Chunks of whole images (or k = 1) read no row of another chunk: no first pass.
   float* xp = x.data_ptr<float>();
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), R));
   const int64_t per = (R + chunks - 1) / chunks;
@@ -370,7 +374,6 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
     *r0 = std::min(R, i * per);
     *r1 = std::min(R, *r0 + per);
   };
-  // chunks of whole images (or k = 1) read no row of another chunk: no first pass
   if (p > 0 && per % H != 0) {
     at::parallel_for(0, chunks, 1, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
