@@ -17,24 +17,43 @@ fi
 
 start=$(date +%s)
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-PIP="$VENV/bin/python -m pip --disable-pip-version-check"
+PY=$VENV/bin/python
+PIP="$PY -m pip --disable-pip-version-check"
 $PIP install -q --upgrade "pip<26.2" "setuptools<82" wheel
 
-# torch first: mmcv compiles its ops against it. On this machine kind the CPU wheel of
-# 2.13.0 lies on disk and pip takes it; elsewhere pip downloads it.
-$PIP install -q "torch==2.13.0"
+# torch + torchvision from the package index itself. mmpretrain imports torchvision, and
+# the only torchvision served for torch 2.13 (0.28.0) links the CUDA build of torch, which
+# also runs on a CPU-only machine. A local "+cpu" torch (a machine's find-links) would win
+# on version, so local wheel sources are ignored for this one step.
+if ! $PY -c "import torch, torchvision.ops; assert torch.__version__.split('+')[0] == '2.13.0' and '+cpu' not in torch.__version__; assert torchvision.__version__.startswith('0.28.0')" 2>/dev/null; then
+  echo "[setup] installing torch 2.13.0 + torchvision 0.28.0 (about 4 GB with the CUDA libraries they link; pip caches the download)"
+  $PIP uninstall -q -y torch torchvision 2>/dev/null || true
+  env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $PIP install -q "torch==2.13.0" "torchvision==0.28.0"
+fi
+TORCH=$($PY -c "import torch; print(torch.__version__)")
 
-# mmcv 2.1.0 has no wheel for torch 2.13: build it from the sdist with its ops.
-# --no-build-isolation so it compiles against the torch above; pip's wheel cache makes
-# later installs on the same machine take seconds.
-if ! $VENV/bin/python -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
-  echo "[setup] installing mmcv 2.1.0 with ops (a source build of about 13 minutes the first time on a machine; pip caches the wheel)"
-  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install -q --no-build-isolation "mmcv==2.1.0"
+# mmcv 2.1.0 has no wheel for torch 2.13: build it from the sdist with its ops, once per
+# torch build. The wheel is kept in a cache folder named after that torch (pip's own wheel
+# cache does not key on torch and would hand over a build for another one).
+WHEELS=${FRELU_MM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/frelu_mm}/mmcv-2.1.0-torch-$TORCH
+BUILT_FOR=$VENV/.mmcv_built_for
+if [ "$(cat "$BUILT_FOR" 2>/dev/null)" != "$TORCH" ] || \
+   ! $PY -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
+  if ! ls "$WHEELS"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
+    echo "[setup] building mmcv 2.1.0 with ops against torch $TORCH (about 16 minutes on 2 cores, once per machine; kept in $WHEELS)"
+    mkdir -p "$WHEELS"
+    MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} $PIP wheel -q --no-deps \
+      --no-build-isolation --no-cache-dir --no-binary mmcv -w "$WHEELS.partial" "mmcv==2.1.0"
+    mv "$WHEELS.partial"/mmcv-2.1.0-*.whl "$WHEELS"/ && rm -rf "$WHEELS.partial"
+  fi
+  $PIP install -q --force-reinstall --no-deps "$WHEELS"/mmcv-2.1.0-*.whl
+  $PIP install -q "mmcv==2.1.0"  # its pure-Python dependencies
+  echo "$TORCH" > "$BUILT_FOR"
 fi
 
 $PIP install -q -r requirements.txt
 $PIP install -q --no-deps --no-build-isolation -e .
 
-$VENV/bin/python -c "import frelu_mm, mmcv.ops, mmdet, mmseg" 
+$PY -c "import frelu_mm, mmcv.ops, mmdet, mmseg, mmpretrain, torchvision.ops"
 echo "$want" > "$STAMP"
 echo "[setup] environment ready in $(( $(date +%s) - start )) s"

@@ -47,8 +47,31 @@ def seg_batch(model, training, num_classes=19):
     return model.data_preprocessor(data, training)
 
 
+def cls_batch(model, training, num_classes=1000):
+    from mmpretrain.structures import DataSample
+    g = torch.Generator().manual_seed(0)
+    samples = [DataSample().set_gt_label(int(torch.randint(0, num_classes, (1, ), generator=g)))
+               for _ in range(2)]
+    data = dict(inputs=[torch.randint(0, 255, (3, 64, 64), generator=g).float()] * 2,
+                data_samples=samples)
+    return model.data_preprocessor(data, training)
+
+
+BATCHES = {'mmdet': det_batch, 'mmseg': seg_batch, 'mmpretrain': cls_batch}
+
+
 def frelu_count(model):
     return sum(isinstance(m, FReLU) for m in model.modules())
+
+
+def expected_frelus(name):
+    """FReLUs of the official placements: ResNet 3 per block of layer1..3; ShuffleNetV2
+    1.0x: stem, 2 per block (3 with a projection branch: one per stage), conv_last."""
+    if 'frelu' not in name:
+        return 0
+    if 'shufflenetv2' in name:
+        return 1 + 2 * 16 + 3 + 1
+    return 3 * (3 + 4 + 23) if 'resnet101' in name else 3 * (3 + 4 + 6)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
@@ -56,7 +79,7 @@ def test_config_builds_and_runs_loss_and_predict(path):
     cfg = tiny_config(path)
     assert cfg.custom_imports['imports'] == ['frelu_mm']
     model = build(cfg)
-    make_batch = det_batch if cfg.default_scope == 'mmdet' else seg_batch
+    make_batch = BATCHES[cfg.default_scope]
     model.train()
     losses = model(**make_batch(model, True), mode='loss')
     total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(x.sum() for x in v)
@@ -67,8 +90,8 @@ def test_config_builds_and_runs_loss_and_predict(path):
     with torch.no_grad():
         preds = model(**make_batch(model, False), mode='predict')
     assert len(preds) == 2
-    expected = 39 if 'frelu' in osp.basename(path) else 0
-    assert frelu_count(model.backbone) == expected == frelu_count(model)
+    assert frelu_count(model.backbone) == expected_frelus(osp.basename(path)) \
+        == frelu_count(model)
 
 
 @pytest.mark.parametrize('family', ['retinanet', 'pspnet'])

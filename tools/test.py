@@ -1,4 +1,4 @@
-"""Test a checkpoint of an mmdet or mmseg config and save the per-class breakdown.
+"""Test a checkpoint of an mmdet, mmseg or mmpretrain config and save the per-class breakdown.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out PATH] [--show-dir DIR]
         [--fuse] [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
@@ -21,7 +21,7 @@ from frelu_mm.runner.cli import parse_with_common_args
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Test a detector or segmentor')
+    parser = argparse.ArgumentParser(description='Test a detector, segmentor or classifier')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where metrics and the breakdown are saved')

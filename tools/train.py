@@ -1,4 +1,4 @@
-"""Train an mmdet or mmseg config of this project (the toolkit follows ``default_scope``).
+"""Train an mmdet, mmseg or mmpretrain config (the toolkit follows ``default_scope``).
 
     python tools/train.py configs/retinanet_frelu.py [--work-dir DIR] [--resume [CKPT]]
         [--amp] [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
@@ -9,13 +9,13 @@ import os
 from mmengine.runner import Runner
 
 from frelu_mm.runner import (allow_runner_checkpoints, check_data, check_fresh_work_dir,
-                             insert_label_check, load_config, prepare_cpu_distributed,
+                             check_pretrained, insert_label_check, load_config, prepare_cpu_distributed,
                              read_checkpoint)
 from frelu_mm.runner.cli import parse_with_common_args
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Train a detector or segmentor')
+    parser = argparse.ArgumentParser(description='Train a detector, segmentor or classifier')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
@@ -44,6 +44,8 @@ def main():
         cfg.resume, cfg.load_from = True, args.resume
     check_fresh_work_dir(cfg.work_dir, resume=args.resume is not None)
     check_data(cfg, splits=('train', 'val'))
+    if not cfg.get('resume'):
+        check_pretrained(cfg)
     if cfg.default_scope == 'mmseg':
         insert_label_check(cfg)
     allow_runner_checkpoints()

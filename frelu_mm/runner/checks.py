@@ -32,7 +32,9 @@ def check_dataset(dataset_cfg: dict, key: str) -> None:
         ann_path = _join(root, ann_file)
         if not osp.isfile(ann_path):
             raise FileNotFoundError(f'{key}: annotation file {ann_path!r} does not exist. {hint}')
-    for folder in (dataset_cfg.get('data_prefix') or {}).values():
+    prefix = dataset_cfg.get('data_prefix') or dataset_cfg.get('split') or {}
+    folders = [prefix] if isinstance(prefix, str) else prefix.values()
+    for folder in folders:
         if folder and not osp.isdir(_join(root, folder)):
             raise FileNotFoundError(f'{key}: folder {_join(root, folder)!r} does not exist. {hint}')
     if ann_file and ann_file.endswith('.json'):
@@ -66,6 +68,35 @@ def check_data(cfg, splits=('train', 'val', 'test')) -> None:
         loader = cfg.get(f'{split}_dataloader')
         if loader and loader.get('dataset') is not None:
             check_dataset(loader['dataset'], f'{split}_dataloader.dataset')
+
+
+def _pretrained_paths(node, where='model'):
+    """Yield (place, path) of every local ``Pretrained`` checkpoint a model config names."""
+    if isinstance(node, dict):
+        if node.get('type') == 'Pretrained' and isinstance(node.get('checkpoint'), str):
+            yield where + '.checkpoint', node['checkpoint']
+        if isinstance(node.get('pretrained'), str):
+            yield where + '.pretrained', node['pretrained']
+        for key, value in node.items():
+            yield from _pretrained_paths(value, f'{where}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _pretrained_paths(value, f'{where}[{i}]')
+
+
+def check_pretrained(cfg) -> None:
+    """Fail before training when a local pretrained checkpoint the model starts from is
+    missing (mmengine would only find out after building the model, or warn and go on)."""
+    for where, path in _pretrained_paths(cfg.get('model')):
+        if '://' in path or osp.isfile(path):
+            continue
+        raise FileNotFoundError(
+            f'{where} = {path!r}: no such file. This config fine-tunes a pretrained backbone: '
+            f'make it first with tools/train.py on the matching ImageNet config (for '
+            f'work_dirs/<name>_in1k/... that is configs/<name>_in1k.py), or convert the '
+            f'official weights (tools/convert_funnelact.py), or point the config at your '
+            f'checkpoint with --cfg-options {where}=PATH '
+            f'(set it to None to train from scratch).')
 
 
 def check_fresh_work_dir(work_dir: str, resume: bool) -> None:

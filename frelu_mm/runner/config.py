@@ -1,10 +1,10 @@
-"""Load a config of this project, mmdet or mmseg, the way their tools do."""
+"""Load a config of this project, mmdet, mmseg or mmpretrain, the way their tools do."""
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
 
-TOOLKITS = ('mmdet', 'mmseg')
+TOOLKITS = ('mmdet', 'mmseg', 'mmpretrain')
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None,
@@ -30,7 +30,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     scope = cfg.get('default_scope')
     if scope not in TOOLKITS:
         raise ValueError(f'{path}: default_scope is {scope!r}; these tools run configs '
-                         f"of {TOOLKITS} (inherit an mmdet:: or mmseg:: config)")
+                         f"of {TOOLKITS} (inherit an mmdet::, mmseg:: or mmpretrain:: config)")
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir

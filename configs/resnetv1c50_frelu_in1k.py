@@ -1,0 +1,4 @@
+# ResNetV1c-50 on ImageNet-1k (mmpretrain's recipe) with FReLU, placed as the official
+# ResNet-50-FReLU: every site of layer1..layer3; stem and layer4 keep ReLU.
+_base_ = './resnetv1c50_relu_in1k.py'
+model = dict(backbone=dict(act_cfg=dict(type='FReLU')))

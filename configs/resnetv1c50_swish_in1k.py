@@ -1,0 +1,7 @@
+# ResNetV1c-50 on ImageNet-1k (mmpretrain's recipe) with Swish at every backbone activation.
+_base_ = './resnetv1c50_relu_in1k.py'
+model = dict(
+    backbone=dict(
+        act_cfg=dict(type='Swish'),
+        act_stages=(True, True, True, True),  # all four stages
+        stem_act_cfg=dict(type='Swish')))
