@@ -154,3 +154,136 @@ def test_complexity_from_dumped_config(runs):
     row = det.row('ours', 'Swish')
     assert row[2:4] == [expected['params'], expected['flops']]
     assert any('classifier 224x224' in n for n in det.notes)
+
+
+CLS = {  # overall top-1, top-5 accuracy (%)
+    'ReLU': (76.0, 92.9),
+    'Swish': (76.5, 93.1),
+    'FReLU': (77.6, 93.7),
+}
+
+
+@pytest.fixture
+def cls_runs(tmp_path):
+    """ImageNet runs: ReLU and FReLU with complexity.json, Swish without."""
+    dirs = {}
+    for act, (top1, top5) in CLS.items():
+        work = tmp_path / f'resnet50_{act.lower()}_in1k'
+        per_class = {'tench': {'Acc': top1 + 1}, 'goldfish': {'Acc': None}}
+        _write(str(work / 'breakdown.json'),
+               make_breakdown('cls', dict(top1=top1, top5=top5, err1=100 - top1), per_class))
+        if act in COMPLEXITY:
+            params, flops = COMPLEXITY[act]
+            _write(str(work / 'complexity.json'), dict(
+                task='cls', classifier=dict(params=params, flops=flops, num_classes=1000,
+                                            input_shape=[1, 3, 224, 224]),
+                backbone=dict(params=params - 2_049_000, flops=flops - 2_050_000,
+                              input_shape=[1, 3, 224, 224])))
+        dirs[act] = [str(work)]
+    return dirs, tmp_path
+
+
+def test_cls_table_and_deltas(cls_runs):
+    dirs, _ = cls_runs
+    tables = build_tables(dirs, paper=True, compute_complexity=False)
+    assert list(tables) == ['cls']
+    cls = tables['cls']
+    i = cls.headers.index
+    assert cls.headers == ['source', 'activation', 'params', 'FLOPs', 'top-1 err', 'top-5 err']
+    assert [r[:2] for r in cls.rows[:3]] == [['ours', 'ReLU'], ['ours', 'Swish'], ['ours', 'FReLU']]
+    frelu = cls.row('ours', 'FReLU')
+    assert frelu[i('params'):] == [25_706_024, 4_210_861_056, pytest.approx(22.4), pytest.approx(6.3)]
+    assert cls.row('ours', 'Swish')[i('params')] is None  # no complexity.json
+    delta = cls.row(f'ours {DELTA}', 'FReLU - ReLU')
+    assert delta[i('top-1 err')] == pytest.approx(-1.6) and delta[i('top-5 err')] == pytest.approx(-0.8)
+    assert delta[i('params')] == 25_706_024 - 25_557_032
+    assert cls.row(f'ours {DELTA}', 'Swish - ReLU')[i('FLOPs')] is None
+    # the paper's ResNet-50 ImageNet rows: PReLU too, no top-5
+    paper = [r for r in cls.rows if r[0] == 'paper']
+    assert [r[1] for r in paper] == ['ReLU', 'PReLU', 'Swish', 'FReLU']
+    assert [r[i('top-1 err')] for r in paper] == [24.0, 23.7, 23.5, 22.4]
+    assert all(r[i('top-5 err')] is None for r in paper)
+    assert cls.row('paper', 'FReLU')[i('params'):i('top-1 err')] == [25.5e6, 3.87e9]
+    assert cls.row('paper', 'Swish')[i('FLOPs')] == 3.86e9
+    assert cls.row(f'paper {DELTA}', 'FReLU - ReLU')[i('top-1 err')] == pytest.approx(-1.6)
+    assert cls.row(f'paper {DELTA}', 'PReLU - ReLU')[i('top-1 err')] == pytest.approx(-0.3)
+    assert any('ImageNet ResNet-50' in n for n in cls.notes)
+    assert any('classifier 224x224' in n for n in cls.notes)
+
+
+@pytest.mark.parametrize('backbone, expected', [
+    ('ResNet-101', {'ReLU': (44.4e6, 7.6e9, 22.8), 'PReLU': (44.4e6, 7.6e9, 22.7),
+                    'Swish': (44.4e6, 7.6e9, 22.7), 'FReLU': (44.5e6, 7.6e9, 22.1)}),
+    ('ShuffleNetV2', {'ReLU': (1.4e6, 41e6, 39.6), 'PReLU': (1.4e6, 41e6, 39.1),
+                      'Swish': (1.4e6, 41e6, 38.7), 'FReLU': (1.4e6, 45e6, 37.1)}),
+    ('MobileNet 0.75', {'ReLU': (2.5e6, 325e6, 29.8), 'PReLU': (2.5e6, 325e6, 29.6),
+                        'Swish': (2.5e6, 325e6, 28.9), 'FReLU': (2.5e6, 328e6, 28.5)}),
+])
+def test_cls_paper_backbones(cls_runs, backbone, expected):
+    dirs, _ = cls_runs
+    cls = build_tables(dirs, paper=True, paper_backbone=backbone, compute_complexity=False)['cls']
+    for act, vals in expected.items():
+        assert tuple(cls.row('paper', act)[2:5]) == vals, act
+
+
+def test_det_paper_backbone_without_retinanet_rows(runs):
+    """ResNet-101 has ImageNet rows only: the det table says so instead of failing."""
+    dirs, _ = runs
+    det = build_tables(dirs, paper=True, paper_backbone='ResNet-101', compute_complexity=False)['det']
+    assert all(not r[0].startswith('paper') for r in det.rows)
+    assert any('no RetinaNet ResNet-101 rows' in n for n in det.notes)
+    shuffle = build_tables(dirs, paper=True, paper_backbone='ShuffleNetV2', compute_complexity=False)['det']
+    assert shuffle.row('paper', 'FReLU')[2:5] == [3.7e6, 318e6, 32.8]
+
+
+def test_cls_cli_files(cls_runs, runs, capsys):
+    dirs, tmp = cls_runs
+    det_dirs, _ = runs
+    spec = importlib.util.spec_from_file_location('compare_runs', 'tools/compare_runs.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = str(tmp / 'cls_cmp')
+    tables = tool.main(['--relu', *dirs['ReLU'], det_dirs['ReLU'][0], '--swish', *dirs['Swish'],
+                        '--frelu', *dirs['FReLU'], det_dirs['FReLU'][0], '--paper',
+                        '--paper-backbone', 'ResNet-101', '--out', out, '--no-complexity'])
+    assert set(tables) == {'det', 'cls'}
+    assert sorted(os.listdir(out)) == ['cls_chart.png', 'cls_table.csv', 'cls_table.md', 'comparison.md',
+                                       'det_chart.png', 'det_table.csv', 'det_table.md']
+    md = open(os.path.join(out, 'cls_table.md')).read()
+    lines = [[c.strip() for c in line.strip().strip('|').split('|')]
+             for line in md.splitlines() if line.startswith('|')]
+    assert lines[0] == ['source', 'activation', 'params', 'FLOPs', 'top-1 err', 'top-5 err']
+    assert ['ours', 'FReLU', '25.7M', '4.21G', '22.4', '6.3'] in lines
+    assert ['ours', 'Swish', '-', '-', '23.5', '6.9'] in lines
+    assert [f'ours {DELTA}', 'FReLU - ReLU', '+149K', '+99.3M', '-1.6', '-0.8'] in lines
+    assert ['paper', 'PReLU', '44.4M', '7.6G', '22.7', '-'] in lines
+    assert [f'paper {DELTA}', 'FReLU - ReLU', '+100K', '+0', '-0.7', '-'] in lines
+    assert md in capsys.readouterr().out
+    rows = list(csv.reader(io.StringIO(open(os.path.join(out, 'cls_table.csv')).read())))
+    assert rows[0] == lines[0] and rows[3][:2] == ['ours', 'FReLU']
+    assert float(rows[3][4]) == pytest.approx(22.4) and rows[-1][-1] == ''
+    import matplotlib.image as mpimg
+    img = mpimg.imread(os.path.join(out, 'cls_chart.png'))
+    assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 300
+
+
+def test_cls_complexity_from_dumped_config(cls_runs):
+    """No complexity.json: the classifier of the config in the work dir is counted."""
+    pytest.importorskip('mmpretrain')
+    from mmengine.config import Config
+
+    from frelu_mm.analysis import backbone_complexity
+    dirs, _ = cls_runs
+    work = dirs['Swish'][0]
+    cfg = Config(dict(default_scope='mmpretrain', custom_imports=dict(imports=['frelu_mm']), model=dict(
+        type='ImageClassifier',
+        backbone=dict(type='ActResNet', depth=18, base_channels=8, out_indices=(3, ),
+                      act_cfg=dict(type='Swish')),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=64,
+                  loss=dict(type='CrossEntropyLoss')))))
+    cfg.dump(os.path.join(work, 'resnet50_swish_in1k.py'))
+    cls = build_tables(dirs)['cls']
+    expected = backbone_complexity(cfg)['classifier']
+    assert cls.row('ours', 'Swish')[2:4] == [expected['params'], expected['flops']]
+    assert expected['num_classes'] == 10

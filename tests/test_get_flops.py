@@ -97,6 +97,66 @@ def test_whole_detector_and_cli(tmp_path):
     assert saved['classifier']['input_shape'] == [1, 3, 32, 32] and saved['task'] == 'det'
 
 
+CLS_CONFIG = """_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'
+custom_imports = dict(imports=['frelu_mm'], allow_failed_imports=False)
+model = dict(backbone=dict(type='ActResNet', depth=18, base_channels=8, out_indices=(3, ),
+                           act_cfg=dict(type='{act}')),
+             head=dict(num_classes=10, in_channels=64))
+"""
+
+
+def test_classification_config(tmp_path):
+    """An mmpretrain config: the classifier is the config's ImageClassifier; it counts
+    as the same backbone + GAP + linear layer does through the detection path."""
+    pytest.importorskip('mmpretrain')
+    from frelu_mm.analysis import config_task
+    from tools_get_flops import main
+    paths = {}
+    for act in ('ReLU', 'FReLU'):
+        paths[act] = str(tmp_path / f'tiny_{act.lower()}_in1k.py')
+        with open(paths[act], 'w') as f:
+            f.write(CLS_CONFIG.format(act=act))
+    cfg = Config.fromfile(paths['FReLU'])
+    assert cfg.default_scope == 'mmpretrain' and config_task(cfg) == 'cls'
+    out = str(tmp_path / 'complexity.json')
+    report = main([paths['FReLU'], '--out', out])
+    saved = json.load(open(out))
+    assert saved['task'] == 'cls' and saved['classifier']['num_classes'] == 10
+    assert saved['classifier']['input_shape'] == saved['model']['input_shape'] == [1, 3, 224, 224]
+    assert saved['model']['flops'] == saved['classifier']['flops'] == report['classifier']['flops']
+
+    # reference: the same backbone as ImageNetClassifier with 10 classes (det path)
+    backbone = dict(cfg.model.backbone)
+    backbone.pop('init_cfg', None)
+    ref = backbone_complexity(Config(dict(default_scope='mmdet', model=dict(backbone=backbone))),
+                              num_classes=10)
+    for part in ('backbone', 'classifier'):
+        assert (report[part]['params'], report[part]['flops']) == \
+            (ref[part]['params'], ref[part]['flops']), part
+    # by hand: global average pooling of 64 x 7 x 7, then a 64 -> 10 linear layer
+    assert report['classifier']['flops'] == report['backbone']['flops'] + 64 * 7 * 7 + 64 * 10
+    assert report['classifier']['params'] == report['backbone']['params'] + 64 * 10 + 10
+    assert report['classifier']['flops_by_operator']['maximum'] > 0
+    # FReLU's extra cost is all in the backbone
+    relu = backbone_complexity(paths['ReLU'])
+    assert 'maximum' not in relu['classifier']['flops_by_operator']
+    assert report['classifier']['flops'] - relu['classifier']['flops'] == \
+        report['backbone']['flops'] - relu['backbone']['flops'] > 0
+    # another whole-model size is counted on its own
+    other = main([paths['ReLU'], '--shape', '64', '64', '--input-size', '32'])
+    assert other['model']['input_shape'] == [1, 3, 64, 64]
+    assert other['classifier']['input_shape'] == [1, 3, 32, 32]
+    assert other['model']['flops'] > other['classifier']['flops']
+
+
+def test_config_task():
+    from frelu_mm.analysis import config_task
+    assert config_task(Config(dict(model=dict(type='ImageClassifier', backbone={})))) == 'cls'
+    assert config_task(Config(dict(model=dict(type='EncoderDecoder', decode_head={})))) == 'seg'
+    assert config_task(Config(dict(model=dict(type='RetinaNet')))) == 'det'
+    assert config_task(Config(dict(default_scope='mmpretrain', model=dict(type='X')))) == 'cls'
+
+
 @pytest.fixture(autouse=True)
 def _tools_on_path(monkeypatch):
     import importlib.util

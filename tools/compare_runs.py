@@ -1,23 +1,30 @@
 """Compare ReLU, Swish and FReLU runs in the paper's layout (Markdown, CSV, PNG).
 
-    python tools/compare_runs.py --relu WORK_DIR [WORK_DIR] --swish ... --frelu ... \
-        [--paper] [--paper-backbone ResNet-50|ShuffleNetV2] [--out DIR] [--no-complexity]
+    python tools/compare_runs.py --relu WORK_DIR [WORK_DIR ...] --swish ... --frelu ... \
+        [--paper] [--paper-backbone ResNet-50|ResNet-101|ShuffleNetV2|'MobileNet 0.75']
+        [--out DIR] [--no-complexity]
 
 Each WORK_DIR is a run's work dir holding the breakdown.json that tools/test.py wrote
-(or the newest one below it), or the breakdown.json itself. A flag may take a detection
-and a segmentation run; the tables are built per task:
-  detection     activation, params, FLOPs, mAP, AP50, AP75, APs, APm, APl (+ Delta rows);
-  segmentation  one row per class, mean IU first, one IoU column per activation (+ Delta).
-Delta is against the ReLU run (no ReLU run: no Delta). --paper adds the paper's numbers
-(RetinaNet ResNet-50 rows; PSPNet ResNet-50 Cityscapes per-class IoU) and their Deltas.
+(or the newest one below it), or the breakdown.json itself. A flag may take a detection,
+a segmentation and a classification run; the tables are built per task:
+  detection       activation, params, FLOPs, mAP, AP50, AP75, APs, APm, APl (+ Delta rows);
+  segmentation    one row per class, mean IU first, one IoU column per activation (+ Delta);
+  classification  activation, params, FLOPs, top-1 err, top-5 err (+ Delta rows; the
+                  paper's ImageNet table).
+Delta is against the ReLU run (no ReLU run: no Delta); for errors a negative Delta is a
+gain. --paper adds the paper's numbers and their Deltas: RetinaNet rows and ImageNet
+top-1 errors (ReLU, PReLU, Swish, FReLU) of --paper-backbone (RetinaNet has ResNet-50
+and ShuffleNetV2 rows only; for another backbone the detection table says so), PSPNet
+ResNet-50 Cityscapes per-class IoU.
 
-Params/FLOPs (detection): the backbone as a 1000-class ImageNet model at 224x224, as in
-the paper's table, FReLU's max counted (see tools/get_flops.py). Read from
-<work_dir>/complexity.json (tools/get_flops.py CONFIG --out WORK_DIR/complexity.json)
-when present, else counted from the config mmengine dumped at the top of the work dir
-(a few seconds per run), unless --no-complexity.
+Params/FLOPs (detection, classification): the backbone as a 1000-class ImageNet model at
+224x224 as in the paper's table (for a classification run its own classifier), FReLU's
+max counted (see tools/get_flops.py). Read from <work_dir>/complexity.json
+(tools/get_flops.py CONFIG --out WORK_DIR/complexity.json) when present, else counted
+from the config mmengine dumped at the top of the work dir (a few seconds per run),
+unless --no-complexity.
 
-Writes into --out: det_table.md/.csv, det_chart.png, seg_table.md/.csv, seg_chart.png,
+Writes into --out: <task>_table.md/.csv and <task>_chart.png for det, seg and cls, and
 comparison.md; prints the Markdown.
 """
 import argparse
@@ -35,7 +42,7 @@ def parse_args(argv=None):
                             help=f'work dir(s) or breakdown.json of the {act} run(s)')
     parser.add_argument('--paper', action='store_true', help="add the paper's numbers")
     parser.add_argument('--paper-backbone', default='ResNet-50', choices=paper_backbones(),
-                        help="the paper's RetinaNet rows to show (default ResNet-50)")
+                        help="the paper's RetinaNet and ImageNet rows to show (default ResNet-50)")
     parser.add_argument('--out', default='work_dirs/comparison', help='output folder')
     parser.add_argument('--digits', type=int, default=1, help='decimals (default 1, as the paper)')
     parser.add_argument('--no-complexity', action='store_true',

@@ -4,12 +4,16 @@
         [--backbone-only] [--no-max] [--no-bn] [--out WORK_DIR/complexity.json]
         [--cfg-options key=value ...]
 
-Reports, batch 1:
+CONFIG may be an mmdet, mmseg or mmpretrain (classification, default_scope 'mmpretrain')
+config. Reports, batch 1:
   backbone    the config's backbone alone at 3 x 224 x 224 (the paper's classification setting);
   classifier  backbone + global average pool + 1000-way linear layer: the ImageNet model
-              whose params/FLOPs the paper's RetinaNet table lists (ResNet-50: 25.5M);
-  model       the whole detector / segmentor at --shape (default 800x1333 det, 512x1024 seg,
-              padded to the preprocessor's divisor), forward(mode='tensor'): no NMS, no aux head.
+              whose params/FLOPs the paper's RetinaNet table lists (ResNet-50: 25.5M); for a
+              classification config, the config's own ImageClassifier (neck, head, classes)
+              at 224 x 224: the paper's ImageNet columns;
+  model       the whole detector / segmentor / classifier at --shape (default 800x1333 det,
+              512x1024 seg, 224x224 cls; padded to the preprocessor's divisor),
+              forward(mode='tensor'): no NMS, no aux head.
 
 How FLOPs are counted (mmengine.analysis, fvcore's convention): one multiply-add = 1 FLOP
 (conv, linear); eval BatchNorm 2 per element (--no-bn: 0, as if folded into the conv);
@@ -35,13 +39,15 @@ def parse_args(argv=None):
         epilog=COUNTING_NOTE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help='whole-model input size (default 800 1333 det, 512 1024 seg)')
+                        help='whole-model input size '
+                        '(default 800 1333 det, 512 1024 seg, 224 224 cls)')
     parser.add_argument('--input-size', type=int, default=224,
                         help='backbone / classifier input side (default 224)')
     parser.add_argument('--num-classes', type=int, default=1000,
-                        help='classes of the classifier head (default 1000)')
+                        help='classes of the classifier head (default 1000; a classification '
+                        'config keeps its own head)')
     parser.add_argument('--backbone-only', action='store_true',
-                        help='skip the whole detector / segmentor')
+                        help='skip the whole detector / segmentor / classifier at --shape')
     parser.add_argument('--no-max', action='store_true',
                         help="don't count element-wise max (mmengine's default)")
     parser.add_argument('--no-bn', action='store_true',

@@ -4,8 +4,9 @@
   classification setting of the paper's ImageNet table);
 * ``classifier``: that backbone + global average pooling + a 1000-way linear
   layer, i.e. the ImageNet model whose params/FLOPs the paper lists for
-  RetinaNet (ResNet-50: 25.5M);
-* ``model``: the whole detector / segmentor at a given input size
+  RetinaNet (ResNet-50: 25.5M); for a classification config (mmpretrain's
+  ``ImageClassifier``) the config's own model at 224 x 224 (its neck and head);
+* ``model``: the whole detector / segmentor / classifier at a given input size
   (``forward(mode='tensor')``: backbone, neck, heads; no post-processing, no
   auxiliary head).
 
@@ -86,7 +87,8 @@ class TensorModeForward(nn.Module):
     """Calls an OpenMMLab model with ``mode='tensor'`` so it can be traced.
 
     Args:
-        model (nn.Module): an mmdet detector or mmseg segmentor.
+        model (nn.Module): an mmdet detector, mmseg segmentor or mmpretrain
+            classifier.
     """
 
     def __init__(self, model: nn.Module):
@@ -113,16 +115,23 @@ def load_config(config: Union[str, Config]) -> Config:
     return cfg
 
 
+SCOPE_TASKS = {'mmdet': 'det', 'mmseg': 'seg', 'mmpretrain': 'cls'}
+
+
 def config_task(cfg: Config) -> str:
-    """``'det'`` for mmdet configs, ``'seg'`` for mmseg ones.
+    """``'det'`` for mmdet configs, ``'seg'`` for mmseg ones, ``'cls'`` for
+    mmpretrain ones (without a known scope: from the model's keys and type).
 
     Args:
         cfg (Config): the config.
     """
     scope = cfg.get('default_scope')
-    if scope in ('mmdet', 'mmseg'):
-        return 'det' if scope == 'mmdet' else 'seg'
-    return 'seg' if 'decode_head' in cfg.model else 'det'
+    if scope in SCOPE_TASKS:
+        return SCOPE_TASKS[scope]
+    if 'decode_head' in cfg.model:
+        return 'seg'
+    kind = str(cfg.model.get('type', '')).split('.')[-1]
+    return 'cls' if kind.endswith('Classifier') else 'det'
 
 
 def _build(cfg_dict: dict) -> nn.Module:
@@ -133,10 +142,25 @@ def _build(cfg_dict: dict) -> nn.Module:
     return model
 
 
+def _own_classifier(cfg: Config, x: torch.Tensor, count_max: bool, count_bn: bool) -> dict:
+    # a classification config: its model is the classifier; one trace, backbone share
+    model = TensorModeForward(_build(cfg.model))
+    analyzer, params = _analyzer(model, (x, ), count_max, count_bn), parameter_count(model)
+    out = dict(backbone=_summary(analyzer, params, 'model.backbone'),
+               classifier=_summary(analyzer, params))
+    head = getattr(model.model, 'head', None)
+    out['classifier']['num_classes'] = getattr(head, 'num_classes', None)
+    return out
+
+
 def backbone_complexity(config: Union[str, Config], input_size: int = 224,
                         num_classes: int = 1000, count_max: bool = True,
                         count_bn: bool = True) -> dict:
     """The backbone alone and as an ImageNet classifier, batch 1, square input.
+
+    For a classification config (:func:`config_task` ``'cls'``) the classifier
+    is the config's own model (its neck and head, its number of classes) and
+    ``num_classes`` is not used.
 
     Args:
         config (str | Config): config with ``model.backbone``.
@@ -150,8 +174,13 @@ def backbone_complexity(config: Union[str, Config], input_size: int = 224,
         each with its ``input_shape``.
     """
     cfg = load_config(config)
-    backbone = _build(cfg.model.backbone)
     x = torch.randn(1, 3, input_size, input_size)
+    if config_task(cfg) == 'cls':
+        out = _own_classifier(cfg, x, count_max, count_bn)
+        for v in out.values():
+            v['input_shape'] = list(x.shape)
+        return out
+    backbone = _build(cfg.model.backbone)
     with torch.no_grad():
         feats = backbone(x)
     last = feats[-1] if isinstance(feats, (tuple, list)) else feats
@@ -179,17 +208,17 @@ def padded_shape(cfg: Config, shape: Sequence[int]) -> Tuple[int, int]:
     return (-(-h // div) * div, -(-w // div) * div)
 
 
-DEFAULT_SHAPES = {'det': (800, 1333), 'seg': (512, 1024)}
+DEFAULT_SHAPES = {'det': (800, 1333), 'seg': (512, 1024), 'cls': (224, 224)}
 
 
 def model_complexity(config: Union[str, Config], shape: Optional[Sequence[int]] = None,
                      count_max: bool = True, count_bn: bool = True) -> dict:
-    """The whole detector / segmentor, batch 1, ``mode='tensor'``.
+    """The whole detector / segmentor / classifier, batch 1, ``mode='tensor'``.
 
     Args:
         config (str | Config): the config.
         shape (Sequence[int], optional): input (H, W) before padding; default
-            800 x 1333 (det) or 512 x 1024 (seg).
+            800 x 1333 (det), 512 x 1024 (seg) or 224 x 224 (cls).
         count_max (bool): see :func:`count_complexity`.
         count_bn (bool): see :func:`count_complexity`.
 
@@ -221,7 +250,8 @@ def complexity_report(config: Union[str, Config], shape: Optional[Sequence[int]]
         config (str | Config): the config.
         shape (Sequence[int], optional): whole-model input (H, W).
         input_size (int): backbone input side. Default 224.
-        num_classes (int): classifier classes. Default 1000.
+        num_classes (int): classifier classes (detection / segmentation
+            configs; a classification config has its own). Default 1000.
         count_max (bool): count FReLU's max. Default True.
         count_bn (bool): count BatchNorm. Default True.
         whole_model (bool): also count the whole model. Default True.
@@ -235,7 +265,12 @@ def complexity_report(config: Union[str, Config], shape: Optional[Sequence[int]]
                   task=config_task(cfg))
     report.update(backbone_complexity(cfg, input_size, num_classes, count_max, count_bn))
     if whole_model:
-        report['model'] = model_complexity(cfg, shape, count_max, count_bn)
+        own = report['task'] == 'cls' and tuple(padded_shape(
+            cfg, shape or DEFAULT_SHAPES['cls'])) == (input_size, input_size)
+        if own:  # the classifier already is the whole model at that size
+            report['model'] = {k: v for k, v in report['classifier'].items() if k != 'num_classes'}
+        else:
+            report['model'] = model_complexity(cfg, shape, count_max, count_bn)
     report['counting'] = COUNTING_NOTE + ('' if count_max else ' (max NOT counted here)') + (
         '' if count_bn else ' BatchNorm NOT counted here (as if folded).')
     return report

@@ -1,9 +1,10 @@
 """The breakdown record: validate, format (Markdown, CSV, console) and save it.
 
-A breakdown is ``{"task": "det" | "seg", "overall": {metric: value},
+A breakdown is ``{"task": "det" | "seg" | "cls", "overall": {metric: value},
 "per_class": {class: {metric: value}}}`` with values in percent; a value that is
 undefined (e.g. AP of a class without ground truth, IoU of a class absent from
-both ground truth and prediction) is ``None`` (JSON ``null``).
+both ground truth and prediction, accuracy of a class without images) is
+``None`` (JSON ``null``).
 """
 import csv
 import io
@@ -19,9 +20,12 @@ from .atomic import atomic_write
 DET_METRICS = ('mAP', 'AP50', 'AP75', 'APs', 'APm', 'APl')
 SEG_OVERALL_METRICS = ('mIoU', 'mAcc', 'aAcc')
 SEG_CLASS_METRICS = ('IoU', 'Acc')
+CLS_OVERALL_METRICS = ('top1', 'top5', 'err1')
+CLS_CLASS_METRICS = ('Acc', )
 TASK_METRICS = {
     'det': (DET_METRICS, DET_METRICS),
     'seg': (SEG_OVERALL_METRICS, SEG_CLASS_METRICS),
+    'cls': (CLS_OVERALL_METRICS, CLS_CLASS_METRICS),
 }
 BREAKDOWN_FILES = ('breakdown.json', 'breakdown.csv', 'breakdown.md')
 
@@ -38,7 +42,7 @@ def make_breakdown(task: str, overall: Mapping[str, float],
     """Build a validated breakdown dict (NaN becomes ``None``, numbers become floats).
 
     Args:
-        task (str): ``'det'`` or ``'seg'``.
+        task (str): ``'det'``, ``'seg'`` or ``'cls'``.
         overall (Mapping[str, float]): overall metrics in percent.
         per_class (Mapping[str, Mapping[str, float]]): per-class metrics in
             percent, in dataset order.
@@ -72,7 +76,8 @@ def validate_breakdown(bd: Mapping) -> dict:
         raise ValueError('a breakdown has exactly the keys task, overall, per_class; '
                          f'got {sorted(bd) if isinstance(bd, Mapping) else type(bd)}')
     if bd['task'] not in TASK_METRICS:
-        raise ValueError(f"breakdown task must be 'det' or 'seg', got {bd['task']!r}")
+        raise ValueError(f'breakdown task must be one of {sorted(TASK_METRICS)}, '
+                         f"got {bd['task']!r}")
     overall_keys, class_keys = TASK_METRICS[bd['task']]
     missing = [k for k in overall_keys if k not in bd['overall']]
     if missing:

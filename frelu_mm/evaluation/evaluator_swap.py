@@ -1,5 +1,6 @@
 """Swap a host evaluator config for the breakdown metrics."""
 import copy
+import importlib.util
 from typing import Any, Optional
 
 from mmengine.logging import print_log
@@ -9,8 +10,10 @@ BREAKDOWN_TYPES = {
     'CocoMetric': 'CocoBreakdownMetric',
     'IoUMetric': 'IoUBreakdownMetric',
     'CityscapesMetric': 'IoUBreakdownMetric',
+    'Accuracy': 'AccuracyBreakdownMetric',
     'CocoBreakdownMetric': 'CocoBreakdownMetric',
     'IoUBreakdownMetric': 'IoUBreakdownMetric',
+    'AccuracyBreakdownMetric': 'AccuracyBreakdownMetric',
 }
 # CityscapesMetric's arguments that IoUMetric also takes
 _CITYSCAPES_KEPT = ('ignore_index', 'collect_device', 'prefix')
@@ -31,6 +34,10 @@ def _swap_metric(cfg: dict, breakdown_dir: Optional[str]) -> Optional[dict]:
         metric = cfg.get('metric', 'bbox')
         if 'bbox' not in (metric if isinstance(metric, (list, tuple)) else [metric]):
             return None
+    needs_mmpretrain = kind in ('Accuracy', 'AccuracyBreakdownMetric')
+    if needs_mmpretrain and importlib.util.find_spec('mmpretrain') is None:
+        from .cls_breakdown import MMPRETRAIN_HINT
+        raise ImportError(f'{cfg.get("type")}: {MMPRETRAIN_HINT}')
     if kind == 'CityscapesMetric':
         new = {k: cfg[k] for k in _CITYSCAPES_KEPT if k in cfg}
         new['iou_metrics'] = ['mIoU']
@@ -42,11 +49,12 @@ def _swap_metric(cfg: dict, breakdown_dir: Optional[str]) -> Optional[dict]:
 
 
 def to_breakdown_evaluator(evaluator_cfg: Any, breakdown_dir: Optional[str]) -> Any:
-    """Return a copy of an evaluator cfg whose first COCO/IoU/Cityscapes metric is
-    the breakdown metric, writing to ``breakdown_dir``.
+    """Return a copy of an evaluator cfg whose first COCO/IoU/Cityscapes/Accuracy
+    metric is the breakdown metric, writing to ``breakdown_dir``.
 
-    ``CocoMetric`` (bbox) -> ``CocoBreakdownMetric`` and ``IoUMetric`` ->
-    ``IoUBreakdownMetric`` keep every argument; ``CityscapesMetric`` ->
+    ``CocoMetric`` (bbox) -> ``CocoBreakdownMetric``, ``IoUMetric`` ->
+    ``IoUBreakdownMetric`` and mmpretrain's ``Accuracy`` ->
+    ``AccuracyBreakdownMetric`` keep every argument; ``CityscapesMetric`` ->
     ``IoUBreakdownMetric`` keeps ``ignore_index``, ``collect_device``, ``prefix``
     (the official Cityscapes numbers come from the same confusion counts; see
     the tests). Metrics with ``format_only=True`` and other types are left as
@@ -59,6 +67,10 @@ def to_breakdown_evaluator(evaluator_cfg: Any, breakdown_dir: Optional[str]) -> 
 
     Returns:
         the same structure (plain dicts/lists), with the metric swapped.
+
+    Raises:
+        ImportError: an ``Accuracy`` is to be swapped but mmpretrain is not
+            installed.
     """
     cfg = _to_plain(copy.deepcopy(evaluator_cfg))
     holder, key = None, None
@@ -75,7 +87,7 @@ def to_breakdown_evaluator(evaluator_cfg: Any, breakdown_dir: Optional[str]) -> 
             items[i] = new
             break
     else:
-        print_log('to_breakdown_evaluator: no CocoMetric(bbox)/IoUMetric/CityscapesMetric '
+        print_log('to_breakdown_evaluator: no CocoMetric(bbox)/IoUMetric/CityscapesMetric/Accuracy '
                   'to swap; no breakdown will be written', logger='current', level=30)
     result = items[0] if single else items
     if holder is not None:

@@ -5,7 +5,7 @@ from typing import Dict, List, Optional
 from ..evaluation.atomic import atomic_write
 from .charts import chart
 from .runs import load_runs
-from .tables import Table, det_table, seg_table, table_to_csv, table_to_markdown
+from .tables import Table, cls_table, det_table, seg_table, table_to_csv, table_to_markdown
 
 
 def build_tables(dirs: Dict[str, List[str]], paper: bool = False, paper_backbone: str = 'ResNet-50',
@@ -14,14 +14,15 @@ def build_tables(dirs: Dict[str, List[str]], paper: bool = False, paper_backbone
 
     Args:
         dirs (Dict[str, List[str]]): activation (``ReLU``/``Swish``/``FReLU``) ->
-            work dirs or breakdown.json files (det and seg may be mixed).
+            work dirs or breakdown.json files (det, seg and cls may be mixed).
         paper (bool): add the paper's numbers.
-        paper_backbone (str): the paper's RetinaNet backbone to show.
+        paper_backbone (str): the paper's RetinaNet and ImageNet backbone to
+            show (see ``paper_backbones``).
         compute_complexity (bool): count params/FLOPs from a run's dumped config
             when it has no complexity.json.
 
     Returns:
-        Dict[str, Table]: ``'det'`` and/or ``'seg'`` -> table.
+        Dict[str, Table]: ``'det'``, ``'seg'`` and/or ``'cls'`` -> table.
     """
     runs = load_runs(dirs, compute_complexity)
     tables = {}
@@ -29,6 +30,8 @@ def build_tables(dirs: Dict[str, List[str]], paper: bool = False, paper_backbone
         tables['det'] = det_table(runs['det'], paper, paper_backbone)
     if 'seg' in runs:
         tables['seg'] = seg_table(runs['seg'], paper)
+    if 'cls' in runs:
+        tables['cls'] = cls_table(runs['cls'], paper, paper_backbone)
     return tables
 
 

@@ -7,6 +7,8 @@ from typing import Dict, List, Optional, Sequence
 
 from ..evaluation.breakdown_io import load_breakdown
 
+COMPLEXITY_TASKS = ('det', 'cls')  # tables with params/FLOPs columns
+
 
 @dataclass
 class RunResult:
@@ -74,11 +76,12 @@ def _from_report(report: dict, source: str) -> dict:
 
 def run_complexity(work_dir: str, compute: bool = True) -> Optional[dict]:
     """Params/FLOPs of a run in the paper's column (backbone + 1000-way classifier
-    at 224 x 224, FReLU's max counted).
+    at 224 x 224; for a classification run, its own classifier at 224 x 224;
+    FReLU's max counted).
 
     Read from ``<work_dir>/complexity.json`` (``tools/get_flops.py --out``) if
     present; otherwise, with ``compute``, counted from the config mmengine dumped
-    in the work dir (backbone only; a few seconds); otherwise None.
+    in the work dir (backbone / classifier only; a few seconds); otherwise None.
 
     Args:
         work_dir (str): the work dir (a file path uses its folder).
@@ -102,10 +105,11 @@ def load_runs(dirs: Dict[str, List[str]], compute_complexity: bool = True) -> Di
     Args:
         dirs (Dict[str, List[str]]): activation -> work dirs / breakdown files
             (at most one per task).
-        compute_complexity (bool): see :func:`run_complexity` (detection only).
+        compute_complexity (bool): see :func:`run_complexity` (detection and
+            classification; segmentation tables have no params/FLOPs).
 
     Returns:
-        Dict[str, Dict[str, RunResult]]: task (``det``/``seg``) -> activation -> run.
+        Dict[str, Dict[str, RunResult]]: task (``det``/``seg``/``cls``) -> activation -> run.
     """
     runs: Dict[str, Dict[str, RunResult]] = {}
     for act, paths in dirs.items():
@@ -115,7 +119,7 @@ def load_runs(dirs: Dict[str, List[str]], compute_complexity: bool = True) -> Di
             if act in runs.get(run.task, {}):
                 raise ValueError(f'two {run.task} runs given for {act}: '
                                  f'{runs[run.task][act].source} and {path}')
-            if run.task == 'det':
+            if run.task in COMPLEXITY_TASKS:
                 folder = path if os.path.isdir(path) else os.path.dirname(path)
                 run.complexity = run_complexity(folder, compute_complexity)
             runs.setdefault(run.task, {})[act] = run

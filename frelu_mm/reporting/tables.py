@@ -8,10 +8,12 @@ from prettytable import PrettyTable, TableStyle
 
 from ..analysis.complexity import format_count
 from ..evaluation.breakdown_io import DET_METRICS
-from .paper_tables import ACTIVATIONS, MEAN_IU, paper_pspnet_iou, paper_retinanet
+from .paper_tables import (ACTIVATIONS, IMAGENET_ACTIVATIONS, MEAN_IU, paper_backbones,
+                           paper_imagenet, paper_pspnet_iou, paper_retinanet)
 from .runs import RunResult
 
 DELTA = '\u0394'  # Δ
+CLS_COLUMNS = ('top-1 err', 'top-5 err')
 
 
 @dataclass
@@ -81,6 +83,24 @@ def _present(runs: Dict[str, RunResult]) -> List[str]:
     return [a for a in ACTIVATIONS if a in runs] + [a for a in runs if a not in ACTIVATIONS]
 
 
+def _add_block(table: Table, source: str, by_act: Dict[str, list]) -> None:
+    """One row per activation, then ``X - ReLU`` delta rows if ReLU is there."""
+    for act, vals in by_act.items():
+        table.add([source, act, *vals])
+    if 'ReLU' in by_act:
+        for act, vals in by_act.items():
+            if act != 'ReLU':
+                table.add([f'{source} {DELTA}', f'{act} - ReLU',
+                           *[_sub(a, b) for a, b in zip(vals, by_act['ReLU'])]], delta=True)
+
+
+def _run_notes(table: Table, runs: Dict[str, RunResult], what: str) -> None:
+    sources = sorted({(r.complexity or {}).get('setting', '') for r in runs.values()} - {''})
+    table.notes.append('runs: ' + '; '.join(f'{a} {runs[a].source}' for a in _present(runs)))
+    table.notes.append(f'params/FLOPs: {what}, FReLU\'s max counted'
+                       + (f' ({", ".join(sources)})' if sources else '') + '; "-" = not available.')
+
+
 def det_table(runs: Dict[str, RunResult], paper: bool = False,
               paper_backbone: str = 'ResNet-50') -> Table:
     """Detection table: activation, params, FLOPs, mAP, AP50, AP75, APs, APm, APl.
@@ -101,29 +121,56 @@ def det_table(runs: Dict[str, RunResult], paper: bool = False,
         cx = run.complexity or {}
         return [cx.get('params'), cx.get('flops'), *[run.breakdown['overall'][k] for k in DET_METRICS]]
 
-    def add_block(source: str, by_act: Dict[str, list]) -> None:
-        for act, vals in by_act.items():
-            table.add([source, act, *vals])
-        if 'ReLU' in by_act:
-            for act, vals in by_act.items():
-                if act != 'ReLU':
-                    table.add([f'{source} {DELTA}', f'{act} - ReLU',
-                               *[_sub(a, b) for a, b in zip(vals, by_act['ReLU'])]], delta=True)
+    ours = {act: values(runs[act]) for act in _present(runs)}
+    _add_block(table, 'ours', ours)
+    if ours and 'ReLU' not in ours:
+        table.notes.append(f'No ReLU run: no {DELTA} rows for ours.')
+    if paper and paper_backbone not in paper_backbones('det'):
+        table.notes.append(f'paper: no RetinaNet {paper_backbone} rows in the paper '
+                           f'(it has {", ".join(paper_backbones("det"))}).')
+    elif paper:
+        ref = paper_retinanet(paper_backbone)
+        _add_block(table, 'paper', {act: [ref[act]['params'], ref[act]['flops'],
+                                          *[ref[act][k] for k in DET_METRICS]] for act in ACTIVATIONS})
+        table.notes.append(f'paper: RetinaNet {paper_backbone}, COCO (Ma et al., ECCV 2020).')
+    _run_notes(table, runs, "the backbone as a 1000-class ImageNet model at 224x224 (the paper's column)")
+    return table
+
+
+def cls_table(runs: Dict[str, RunResult], paper: bool = False,
+              paper_backbone: str = 'ResNet-50') -> Table:
+    """ImageNet table: activation, params, FLOPs, top-1 err, top-5 err (100 - accuracy).
+
+    Rows: each run; ``X - ReLU`` delta rows when a ReLU run is given (lower
+    error is better: a negative delta is a gain); with ``paper`` the paper's
+    ReLU / PReLU / Swish / FReLU rows for ``paper_backbone`` (top-1 error only)
+    and their deltas.
+
+    Args:
+        runs (Dict[str, RunResult]): activation -> classification run.
+        paper (bool): add the paper's numbers.
+        paper_backbone (str): which of the paper's backbones.
+    """
+    table = Table('ImageNet classification (top-1 / top-5 error, %)',
+                  ['source', 'activation', 'params', 'FLOPs', *CLS_COLUMNS],
+                  ['text', 'text', 'count', 'count', 'pct', 'pct'])
+
+    def values(run: RunResult) -> list:
+        cx, overall = run.complexity or {}, run.breakdown['overall']
+        return [cx.get('params'), cx.get('flops'), overall['err1'], _sub(100.0, overall['top5'])]
 
     ours = {act: values(runs[act]) for act in _present(runs)}
-    add_block('ours', ours)
+    _add_block(table, 'ours', ours)
     if ours and 'ReLU' not in ours:
         table.notes.append(f'No ReLU run: no {DELTA} rows for ours.')
     if paper:
-        ref = paper_retinanet(paper_backbone)
-        add_block('paper', {act: [ref[act]['params'], ref[act]['flops'], *[ref[act][k] for k in DET_METRICS]]
-                            for act in ACTIVATIONS})
-        table.notes.append(f'paper: RetinaNet {paper_backbone}, COCO (Ma et al., ECCV 2020).')
-    sources = sorted({(r.complexity or {}).get('setting', '') for r in runs.values()} - {''})
-    table.notes.append('runs: ' + '; '.join(f'{a} {runs[a].source}' for a in _present(runs)))
-    table.notes.append('params/FLOPs: the backbone as a 1000-class ImageNet model at 224x224 '
-                       "(the paper's column), FReLU's max counted"
-                       + (f' ({", ".join(sources)})' if sources else '') + '; "-" = not available.')
+        ref = paper_imagenet(paper_backbone)
+        _add_block(table, 'paper', {act: [ref[act]['params'], ref[act]['flops'], ref[act]['top1_err'],
+                                          None] for act in IMAGENET_ACTIVATIONS})
+        table.notes.append(f'paper: ImageNet {paper_backbone}, top-1 error (Ma et al., ECCV 2020; '
+                           'no top-5 error given; ReLU, PReLU and Swish share one params/FLOPs value).')
+    table.notes.append(f'error = 100 - accuracy; {DELTA} = X - ReLU in points, negative = fewer errors.')
+    _run_notes(table, runs, 'the whole classifier at 224x224')
     return table
 
 
