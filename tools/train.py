@@ -1,7 +1,8 @@
 """Train an mmdet, mmseg or mmpretrain config (the toolkit follows ``default_scope``).
 
     python tools/train.py configs/retinanet_frelu.py [--work-dir DIR] [--resume [CKPT]]
-        [--amp] [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+        [--amp] [--funnel-stats N] [--cfg-options key=value ...]
+        [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
 import os
@@ -22,6 +23,9 @@ def parse_args():
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or with no value from the latest checkpoint in the work dir')
+    parser.add_argument('--funnel-stats', type=int, metavar='N',
+                        help='log the FReLU funnel share per stage every N iterations '
+                             '(FunnelStatsHook; TensorBoard or any visualizer backend)')
     return parse_with_common_args(parser)
 
 
@@ -33,6 +37,9 @@ def main():
         if optim_wrapper != 'AmpOptimWrapper':
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.funnel_stats:
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []),
+                            dict(type='FunnelStatsHook', interval=args.funnel_stats)]
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
         latest = os.path.join(cfg.work_dir, 'last_checkpoint')

@@ -4,11 +4,11 @@ _base_ = '../pspnet_relu.py'
 
 data_root = 'data/demo/cityscapes/'
 crop_size = (128, 128)
-iters = 700
+iters = 350
 norm_cfg = dict(type='BN', requires_grad=True)  # one process: plain BN instead of SyncBN
 
 model = dict(
-    pretrained=None,  # trained from scratch (no downloads here)
+    pretrained=None,  # from scratch unless tools/run_demo.py passes its pretraining
     data_preprocessor=dict(size=crop_size),
     # ResNetV1c-50-D8 at an eighth of the width
     backbone=dict(base_channels=8, stem_channels=16, norm_cfg=norm_cfg),
