@@ -13,7 +13,8 @@ from mmengine.config import Config
 from frelu_mm.demo_data import make_coco_shapes
 from frelu_mm.models import ActResNet
 from frelu_mm.runner import (CheckSegLabels, check_checkpoint_fits, check_data,
-                             check_fresh_work_dir, load_config, read_checkpoint)
+                             check_fresh_work_dir, check_pretrained, load_config,
+                             read_checkpoint)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = dict(depth=50, base_channels=2)
@@ -158,3 +159,21 @@ def test_previous_breakdown_is_kept(tmp_path):
     assert 'breakdown.json' not in kept
     assert any(k.startswith('breakdown_') and k.endswith('.json') for k in kept)
     assert any(k.startswith('breakdown_') and k.endswith('.md') for k in kept)
+
+
+# --- a fine-tune whose pretrained backbone does not exist yet -------------------------
+def test_missing_pretrained_backbone_names_the_imagenet_config():
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'retinanet_shufflenetv2_frelu.py'))
+    with pytest.raises(FileNotFoundError,
+                       match=r'shufflenetv2_frelu_in1k/epoch_300\.pth.*configs/<name>_in1k\.py'
+                             r'.*model\.backbone\.init_cfg=None'):
+        check_pretrained(cfg)
+    # a URL (host weights, downloaded by mmengine) or an existing file passes
+    check_pretrained(Config.fromfile(osp.join(ROOT, 'configs', 'retinanet_frelu.py')))
+
+
+def test_missing_mmseg_pretrained_path():
+    cfg = Config(dict(model=dict(pretrained='nowhere/resnet.pth', backbone=dict(type='X'))))
+    with pytest.raises(FileNotFoundError, match=r"model\.pretrained = 'nowhere/resnet\.pth'"
+                                                r".*--cfg-options model\.pretrained=None"):
+        check_pretrained(cfg)

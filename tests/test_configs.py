@@ -121,3 +121,35 @@ def test_host_configs_are_what_the_relu_configs_inherit(tmp_path):
         cfg.model.backbone.pop('act_cfg')
         cfg.model.backbone.type = host.model.backbone.type
         assert cfg.model.to_dict() == host.model.to_dict()
+
+
+@pytest.mark.parametrize('depth', [50, 101])
+def test_relu_imagenet_config_builds_mmpretrains_resnet(depth):
+    """configs/resnet{50,101}_relu_in1k.py build the twin of the classifier mmpretrain's own
+    config builds: same state_dict keys and shapes, same logits with the same weights."""
+    path = osp.join(ROOT, 'configs', f'resnet{depth}_relu_in1k.py')
+    ours = build(tiny_config(path))
+    host_cfg = tiny_config(path)
+    backbone = host_cfg.model.backbone
+    for key in ('act_cfg', 'norm_eval'):
+        backbone.pop(key)
+    # mmpretrain's ResNet; its stem width does not follow base_channels as mmdet's does
+    backbone.update(type='ResNet', stem_channels=backbone.base_channels)
+    host = build(host_cfg)
+    assert type(host.backbone).__module__.startswith('mmpretrain')
+    ours_sd, host_sd = ours.state_dict(), host.state_dict()
+    assert {k: v.shape for k, v in ours_sd.items()} == {k: v.shape for k, v in host_sd.items()}
+    torch.manual_seed(1)  # the host's conv init; norms and head moved off their init
+
+    def moved(k, v):
+        if not v.is_floating_point() or v.dim() > 2:
+            return v
+        return torch.rand_like(v) + 0.5 if k.endswith(('running_var', 'weight')) \
+            else 0.1 * torch.randn_like(v)
+
+    randomise = {k: moved(k, v) for k, v in host_sd.items()}
+    host.load_state_dict(randomise)
+    ours.load_state_dict(randomise, strict=True)
+    ours.eval(), host.eval()
+    x = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(ours(x, mode='tensor'), host(x, mode='tensor'), rtol=1e-5, atol=1e-5)

@@ -16,10 +16,13 @@ import os.path as osp
 import subprocess
 import sys
 import time
+import warnings
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 DATA = osp.join('data', 'demo')
+# mmengine reads the hosts' configs through pkg_resources; its deprecation note is noise here
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
 
 def parse_args():

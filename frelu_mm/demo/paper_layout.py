@@ -9,9 +9,10 @@ from typing import Dict, Optional
 
 from ..reporting.paper_tables import (MEAN_IU, paper_imagenet, paper_pspnet_iou,
                                       paper_retinanet)
-from .summary import _pm, arms_of
+from .summary import pm, arms_of
 
 DET_METRICS = ('mAP', 'AP50', 'AP75', 'APs', 'APm', 'APl')
+ACT_NAMES = {'relu': 'ReLU', 'frelu': 'FReLU'}
 
 
 def _label(labels: Dict[str, str], arm: str) -> str:
@@ -24,7 +25,7 @@ def imagenet_table(entry: Dict) -> str:
     for act in arms_of(entry):
         err = dict(mean=None if entry[act]['mean'] is None else 100 - entry[act]['mean'],
                    std=entry[act]['std'])
-        rows.append(f'| demo ResNetV1c-50 /8, demo set | {act.replace("frelu", "FReLU").replace("relu", "ReLU")} | {_pm(err)} |')
+        rows.append(f'| demo ResNetV1c-50 /8, demo set | {ACT_NAMES.get(act, act)} | {pm(err)} |')
     for act in ('ReLU', 'Swish', 'FReLU'):
         rows.append(f'| paper ResNet-50, ImageNet | {act} | {paper[act]["top1_err"]:.1f} |')
     return '**ImageNet table** (top-1 error)\n\n' + '\n'.join(rows) + '\n'
@@ -36,7 +37,7 @@ def retinanet_table(entry: Dict, labels: Dict[str, str]) -> str:
             '|---|---|' + '---|' * len(DET_METRICS)]
     for arm in arms_of(entry):
         rows.append(f'| demo ResNet-50 /8 | {_label(labels, arm)} | '
-                    + ' | '.join(_pm(entry[arm]['overall'][m]) for m in DET_METRICS) + ' |')
+                    + ' | '.join(pm(entry[arm]['overall'][m]) for m in DET_METRICS) + ' |')
     for act in ('ReLU', 'Swish', 'FReLU'):
         rows.append(f'| paper ResNet-50, COCO | {act} | '
                     + ' | '.join(f'{paper[act][m]:.1f}' for m in DET_METRICS) + ' |')
@@ -50,8 +51,8 @@ def pspnet_table(entry: Dict, labels: Dict[str, str]) -> str:
             + ' | paper ReLU | paper Swish | paper FReLU |',
             '|---|' + '---|' * (len(arms) + 3)]
     for cls in paper['ReLU']:
-        ours = [_pm(entry[a]['overall']['mIoU']) if cls == MEAN_IU else
-                _pm(entry[a]['per_class'][cls]['IoU']) if cls in entry[a]['per_class'] else '-'
+        ours = [pm(entry[a]['overall']['mIoU']) if cls == MEAN_IU else
+                pm(entry[a]['per_class'][cls]['IoU']) if cls in entry[a]['per_class'] else '-'
                 for a in arms]
         rows.append(f'| {cls} | ' + ' | '.join(ours) + ' | '
                     + ' | '.join(f'{paper[act][cls]:.1f}' for act in ('ReLU', 'Swish', 'FReLU'))

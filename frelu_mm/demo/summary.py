@@ -4,6 +4,7 @@ The std is the sample standard deviation over seeds (ddof=1); with one seed it i
 """
 import json
 import math
+import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
@@ -64,13 +65,14 @@ def _relative(path: Optional[str], root: str) -> Optional[str]:
     return None if path is None else osp.relpath(path, root)
 
 
-def _pm(stat: Dict, digits: int = 1) -> str:
+def pm(stat: Dict, digits: int = 1) -> str:
     if stat['mean'] is None:
         return '-'
     return f'{stat["mean"]:.{digits}f} ± {stat["std"]:.{digits}f}'
 
 
 def arms_of(task_entry: Dict) -> List[str]:
+    """The arms of one task's entry in ``summary.json``."""
     return [k for k in task_entry if k != 'metric']
 
 
@@ -85,7 +87,7 @@ def overall_table(task: str, entry: Dict, labels: Dict[str, str],
         e = entry[arm]
         seeds = ', '.join('-' if v is None else f'{v:.1f}' for v in e['per_seed'])
         rows.append(f'| {labels.get(arm, arm)} | '
-                    + ' | '.join(_pm(e['overall'][m]) for m in metrics) + f' | {seeds} |')
+                    + ' | '.join(pm(e['overall'][m]) for m in metrics) + f' | {seeds} |')
     if chance is not None:
         rows.append(f'| chance | {chance:.1f} |' + ' |' * len(metrics))
     return f'**{TASK_NAMES[task]}**, mean ± std over seeds (%)\n\n' + '\n'.join(rows) + '\n'
@@ -98,10 +100,10 @@ def per_class_table(task: str, entry: Dict, labels: Dict[str, str]) -> str:
     arms = arms_of(entry)
     head = f'| class | {" | ".join(labels.get(a, a) for a in arms)} |'
     rows = [head, '|' + '---|' * (len(arms) + 1),
-            f'| **{entry["metric"]}** | ' + ' | '.join(_pm(entry[a]['overall'][entry['metric']])
+            f'| **{entry["metric"]}** | ' + ' | '.join(pm(entry[a]['overall'][entry['metric']])
                                                      for a in arms) + ' |']
     for cls in entry[arms[0]]['per_class']:
-        rows.append(f'| {cls} | ' + ' | '.join(_pm(entry[a]['per_class'][cls][metric])
+        rows.append(f'| {cls} | ' + ' | '.join(pm(entry[a]['per_class'][cls][metric])
                                               for a in arms) + ' |')
     return f'**{TASK_NAMES[task]}**, per class {metric}, mean ± std over seeds (%)\n\n' \
         + '\n'.join(rows) + '\n'
@@ -126,5 +128,4 @@ def save_summary(summary: dict, path: str) -> None:
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
         json.dump(summary, f, indent=2)
-    import os
     os.replace(tmp, path)

@@ -90,13 +90,14 @@ def check_pretrained(cfg) -> None:
     for where, path in _pretrained_paths(cfg.get('model')):
         if '://' in path or osp.isfile(path):
             continue
+        scratch = where[:-len('.checkpoint')] if where.endswith('.checkpoint') else where
         raise FileNotFoundError(
             f'{where} = {path!r}: no such file. This config fine-tunes a pretrained backbone: '
             f'make it first with tools/train.py on the matching ImageNet config (for '
             f'work_dirs/<name>_in1k/... that is configs/<name>_in1k.py), or convert the '
             f'official weights (tools/convert_funnelact.py), or point the config at your '
-            f'checkpoint with --cfg-options {where}=PATH '
-            f'(set it to None to train from scratch).')
+            f'checkpoint with --cfg-options {where}=PATH (or train from scratch with '
+            f'--cfg-options {scratch}=None).')
 
 
 def check_fresh_work_dir(work_dir: str, resume: bool) -> None:
