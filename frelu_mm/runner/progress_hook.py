@@ -37,4 +37,4 @@ class ProgressFileHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if runner.iter + 1 == runner.max_iters or (runner.iter + 1) % self.interval == 0:
             loss = outputs.get('loss') if isinstance(outputs, dict) else None
-            self._write(runner, None if loss is None else float(loss))
+            self._write(runner, None if loss is None else float(loss.detach()))
