@@ -49,7 +49,7 @@ def test_missing_config_file_and_foreign_scope(tmp_path):
     with pytest.raises(FileNotFoundError, match='configs/retinanet_frelu.py'):
         load_config('configs/retinanet_frelu_typo.py')
     foreign = tmp_path / 'foreign.py'
-    foreign.write_text("default_scope = 'mmpretrain'\nmodel = dict(type='X')\n")
+    foreign.write_text("default_scope = 'mmocr'\nmodel = dict(type='X')\n")
     with pytest.raises(ValueError, match='default_scope'):
         load_config(str(foreign))
 

@@ -103,7 +103,8 @@ def build_backbone(cfg_path, overrides):
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    return model.backbone.eval()
+    model.backbone.eval()  # (mmdet's ResNet.train returns None, so no chaining)
+    return model.backbone
 
 
 @pytest.mark.parametrize('cls_name,task_name', TRANSFERS)
