@@ -19,6 +19,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 from frelu_mm.demo_data import make_imagenet_mini
+from frelu_mm.runner import allow_runner_checkpoints
 from tiny_configs import tiny_options
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -98,6 +99,7 @@ def test_imagenet_config_trains_and_tests(trained, name):
 
 
 def build_backbone(cfg_path, overrides):
+    allow_runner_checkpoints()  # runner checkpoints hold HistoryBuffer (as tools/train.py does)
     cfg = Config.fromfile(cfg_path)
     cfg.merge_from_dict({**tiny_options(cfg), **overrides})
     init_default_scope(cfg.default_scope)
