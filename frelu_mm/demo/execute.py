@@ -5,6 +5,7 @@ config and sets only the seed, the checkpoint it starts from and the progress fi
 anyone can re-run it with ``tools/train.py``. Logs go to ``<out>/logs/``; the
 terminal shows one progress bar per running run (iteration, ETA, loss).
 """
+import functools
 import json
 import os
 import os.path as osp
@@ -38,13 +39,19 @@ def _has_key(cfg, dotted: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=None)
+def _read_config(path: str) -> Dict:
+    """A demo config as a dict, read once per demo (every seed's run shares it)."""
+    from mmengine.config import Config
+    return Config.fromfile(path).to_dict()
+
+
 def run_config_text(run: Run, root: str, checkpoint_options: Dict, progress: str,
                     quick: bool) -> str:
     """The config file of one run: its demo config plus seed, start and progress file.
     It is tested once, by tools/test.py after training, so it has no validation."""
-    from mmengine.config import Config
     base = osp.join(root, run.config)
-    base_cfg = Config.fromfile(base).to_dict()
+    base_cfg = _read_config(base)
     flat = {'randomness.seed': run.seed, **run.options}
     for key, value in checkpoint_options.items():
         # replace what the base has there (e.g. init_cfg=None) instead of merging into it

@@ -29,6 +29,9 @@ def report(done: Dict, seeds: Sequence[int], out: str, data_root: str, study: bo
     labels = arm_labels()
     if not study:
         labels.update(relu='ReLU', frelu='FReLU')
+    # pretraining rows are activations, not fine-tune arms
+    task_labels = {task: {'relu': 'ReLU', 'frelu': 'FReLU'} if task == 'cls' else labels
+                   for task in summary['runs']}
     parts = [f'# Demo: pretrain, then fine-tune ({len(seeds)} seeds)\n',
              f'Finished in {seconds / 60:.1f} min.\n']
     lines = []
@@ -36,16 +39,14 @@ def report(done: Dict, seeds: Sequence[int], out: str, data_root: str, study: bo
         entry = summary['runs'].get(task)
         if entry is None:
             continue
-        task_labels = {'relu': 'ReLU', 'frelu': 'FReLU'} if task == 'cls' else labels
-        parts.append(overall_table(task, entry, task_labels, chance.get(task)))
+        parts.append(overall_table(task, entry, task_labels[task], chance.get(task)))
         line = verdict(entry)
         if line:
             lines.append(f'- {task}: {line}')
     parts.append('## Verdicts\n\n' + '\n'.join(lines) + '\n')
     text = '\n'.join(parts)
     print('\n' + text)
-    details = [per_class_table(task, summary['runs'][task],
-                               {'relu': 'ReLU', 'frelu': 'FReLU'} if task == 'cls' else labels)
+    details = [per_class_table(task, summary['runs'][task], task_labels[task])
                for task in ('cls', 'det', 'seg') if task in summary['runs']]
     atomic_write(osp.join(out, 'tables.md'),
                  text + '\n## Per class\n\n' + '\n'.join(details)

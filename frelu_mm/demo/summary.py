@@ -4,10 +4,10 @@ The std is the sample standard deviation over seeds (ddof=1); with one seed it i
 """
 import json
 import math
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
+from ..evaluation.atomic import atomic_write
 from ..evaluation.breakdown_io import load_breakdown
 from .plan import METRICS, group_by_task
 
@@ -125,7 +125,4 @@ def verdict(entry: Dict, a: str = 'frelu', b: str = 'relu') -> Optional[str]:
 
 
 def save_summary(summary: dict, path: str) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(summary, f, indent=2)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(summary, indent=2))
