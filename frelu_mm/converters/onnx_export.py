@@ -12,6 +12,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from ..compat import onnx_export_kwargs
+
 DEFAULT_OPSET = 13
 
 
@@ -124,7 +126,8 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: str,
                 opset: int = DEFAULT_OPSET, dynamic_batch: bool = False) -> List[str]:
     """Export ``module(example)`` (a flat tuple of tensors) to ``path``.
 
-    Uses the TorchScript-based exporter (``dynamo=False``): it needs no onnxscript.
+    Uses the TorchScript-based exporter (``dynamo=False`` on torch >= 2.5; the only one
+    before): it needs no onnxscript.
 
     Args:
         module (nn.Module): e.g. a :class:`TensorForward`; put in eval mode.
@@ -150,7 +153,8 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: str,
         warnings.simplefilter('ignore', DeprecationWarning)
         torch.onnx.export(module, (example, ), path, input_names=['input'],
                           output_names=output_names, opset_version=opset,
-                          dynamic_axes=dynamic_axes, do_constant_folding=True, dynamo=False)
+                          dynamic_axes=dynamic_axes, do_constant_folding=True,
+                          **onnx_export_kwargs())
     return output_names
 
 

@@ -15,6 +15,8 @@ import os.path as osp
 import torch
 import torch.nn as nn
 
+from ..compat import is_compiling
+
 SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'fused_frelu.cpp')
 MAX_KERNEL = 15  # MAXK of the C++ source
 _kernel = None
@@ -93,7 +95,7 @@ _CL = torch.channels_last
 
 def _no_tracing() -> bool:
     return not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.jit.is_scripting()
-                or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+                or is_compiling() or torch.onnx.is_in_onnx_export())
 
 
 def _tensors_fit(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> bool:

@@ -117,16 +117,12 @@ def read_checkpoint(path: str) -> dict:
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path!r} not found; pass the .pth file written by '
                                 f'tools/train.py (e.g. work_dirs/<config>/iter_N.pth)')
-    from .safe_checkpoint import allow_runner_checkpoints
-    allow_runner_checkpoints()
+    from .safe_checkpoint import UnsafeCheckpointError, load_checkpoint_file
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        ckpt = load_checkpoint_file(path, map_location='cpu')
+    except UnsafeCheckpointError as e:
+        raise ValueError(f'checkpoint {path!r}: {e}') from e
     except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
-        if 'Weights only load failed' in str(e) or 'Unsupported global' in str(e):
-            raise ValueError(
-                f'checkpoint {path!r} holds objects other than weights and training state '
-                f'(a pickle that could run code); refused. Only load it if you trust its '
-                f'source.') from e
         raise ValueError(f'checkpoint {path!r} cannot be read ({type(e).__name__}: {e}); it is '
                          f'truncated or not a PyTorch checkpoint. Use another checkpoint of '
                          f'the run (e.g. the previous iter_*.pth).') from e
