@@ -3,14 +3,13 @@ import inspect
 
 import torch
 
-
-def is_compiling() -> bool:
-    """``torch.compiler.is_compiling`` (torch >= 2.3); dynamo's own check before."""
-    compiler = getattr(torch, 'compiler', None)
-    if compiler is not None and hasattr(compiler, 'is_compiling'):
-        return compiler.is_compiling()
-    import torch._dynamo  # torch 2.1-2.2
-    return torch._dynamo.is_compiling()
+if hasattr(getattr(torch, 'compiler', None), 'is_compiling'):
+    is_compiling = torch.compiler.is_compiling  # torch >= 2.3
+else:
+    def is_compiling() -> bool:
+        """``torch.compiler.is_compiling`` of torch >= 2.3: dynamo's own check before."""
+        from torch import _dynamo  # imported on first use: it is slow to import
+        return _dynamo.is_compiling()
 
 
 def onnx_export_kwargs() -> dict:

@@ -1,0 +1,67 @@
+"""One entry point over the three hosts' inference APIs, chosen by the config's scope.
+
+``default_scope`` says whose config it is: ``mmdet`` (``init_detector`` /
+``inference_detector``), ``mmseg`` (``init_model`` / ``inference_model``) or
+``mmpretrain`` (``init_model`` / ``ImageClassificationInferencer``). Checkpoints load through
+mmengine's loader, which ``import frelu_mm`` makes weights-only on every torch.
+"""
+import os.path as osp
+from typing import Any, Tuple
+
+from mmengine.config import Config
+
+import frelu_mm  # noqa: F401  (registers the models; safe checkpoint loading)
+
+# scope -> (module, init function, inference function)
+TASK_APIS = {
+    'mmdet': ('mmdet.apis', 'init_detector', 'inference_detector'),
+    'mmseg': ('mmseg.apis', 'init_model', 'inference_model'),
+    # mmpretrain's inference_model finds its inferencer in the model hub's metadata, so it
+    # refuses any model built from a config (its own too): its inferencer class is the API
+    'mmpretrain': ('mmpretrain.apis', 'init_model', 'ImageClassificationInferencer'),
+}
+
+
+def task_of(config: str) -> str:
+    """The config's toolkit (its ``default_scope``).
+
+    Raises:
+        FileNotFoundError, ValueError: no such config, or a toolkit we do not drive.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config {config!r} not found; pass the config the checkpoint '
+                                f'was trained with (tools/train.py copies it into the work dir)')
+    scope = Config.fromfile(config).get('default_scope')
+    if scope not in TASK_APIS:
+        raise ValueError(f'config {config!r} has default_scope={scope!r}; image_demo draws '
+                         f'mmdet, mmseg and mmpretrain models ({sorted(TASK_APIS)})')
+    return scope
+
+
+def _apis(scope: str):
+    import importlib
+    module, init, infer = TASK_APIS[scope]
+    apis = importlib.import_module(module)
+    return getattr(apis, init), getattr(apis, infer)
+
+
+def init_for_config(config: str, checkpoint: str, device: str = 'cpu') -> Tuple[Any, str]:
+    """Build the model of ``config`` with ``checkpoint``'s weights: ``(model, scope)``."""
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint!r} not found; pass a .pth written by '
+                                f'tools/train.py (e.g. work_dirs/<config>/iter_N.pth)')
+    scope = task_of(config)
+    init, _ = _apis(scope)
+    return init(config, checkpoint, device=device), scope
+
+
+def predict(model, scope: str, image: str):
+    """The host's data sample (``DetDataSample``, ``SegDataSample``, ``DataSample``)."""
+    _, infer = _apis(scope)
+    if scope != 'mmpretrain':
+        result = infer(model, image)
+        return result[0] if isinstance(result, list) else result
+    result = infer(model)(image)[0]  # a dict of scores, label and class: draw a DataSample
+    from mmpretrain.structures import DataSample
+    return DataSample().set_pred_score(result['pred_scores']).set_pred_label(
+        result['pred_label'])
