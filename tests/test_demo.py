@@ -1,5 +1,6 @@
 """The demo's protocol: the plan of runs, the per-run configs, mean ± std, and a quick run."""
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -150,3 +151,8 @@ def test_imagenet_mini_layout_and_determinism(tmp_path):
             a = cv2.imread(str(tmp_path / 'a' / split / path))
             b = cv2.imread(str(tmp_path / 'b' / split / path))
             assert a.shape == (32, 32, 3) and (a == b).all()
+    # ReLU | FReLU predictions of seed 0 on the det val images, and of the pretraining
+    for task in ('cls', 'det'):
+        pictures = os.listdir(osp.join(out, f'pictures_{task}'))
+        assert len(pictures) == 3 and all(p.endswith('.png') for p in pictures)
+        assert f'pictures_{task}' in done.stdout

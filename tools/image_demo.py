@@ -10,12 +10,8 @@ picture shows the two models side by side (e.g. ReLU next to FReLU).
 """
 import argparse
 import os
-import os.path as osp
 
-import mmcv
-
-from frelu_mm.inference import (draw_prediction, init_for_config, list_images, predict,
-                                side_by_side)
+from frelu_mm.inference import image_demo
 
 
 def parse_args():
@@ -35,22 +31,9 @@ def parse_args():
 
 def main():
     args = parse_args()
-    images = list_images(args.images)
-    runs = [(args.config, args.checkpoint)]
-    if args.compare:
-        runs.append(tuple(args.compare))
-    models = [(*init_for_config(cfg, ckpt, args.device), osp.splitext(osp.basename(cfg))[0])
-              for cfg, ckpt in runs]
     os.makedirs(args.out_dir, exist_ok=True)
-    for i, path in enumerate(images, 1):
-        image = mmcv.imread(path, channel_order='rgb')
-        pictures = [draw_prediction(model, scope, image, predict(model, scope, path),
-                                    args.score_thr) for model, scope, _ in models]
-        titles = [name for _, _, name in models] if len(models) > 1 else None
-        picture = side_by_side(pictures, titles) if len(pictures) > 1 else pictures[0]
-        out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '.png')
-        mmcv.imwrite(picture[..., ::-1], out, auto_mkdir=True)  # mmcv writes BGR
-        print(f'[{i}/{len(images)}] {out}')
+    image_demo(args.images, args.config, args.checkpoint, args.out_dir, device=args.device,
+               score_thr=args.score_thr, compare=args.compare)
 
 
 if __name__ == '__main__':

@@ -6,7 +6,8 @@
 data -> pretrain the demo backbone with ReLU and with FReLU on the ImageNet-layout set
 -> fine-tune RetinaNet and PSPNet from those checkpoints -> test every run -> mean ± std
 over seeds, per class in the paper's layout, next to chance -> a funnel picture of the
-FReLU models next to the ReLU ones. Every activation gets the
+FReLU models next to the ReLU ones -> ReLU and FReLU predictions side by side
+(tools/image_demo.py) on a few val images. Every activation gets the
 same recipe and seeds. ``--study`` adds the other ways to start a fine-tune (from
 scratch; FReLU from the ReLU pretraining with a random or a ReLU-like funnel). Each
 demo lands in a new timestamped folder, so a finished demo is never overwritten.
@@ -63,7 +64,7 @@ def earlier_pretraining(demo_dir, runs):
 def main():
     args = parse_args()
     from frelu_mm.demo import demo_plan, execute, report
-    from frelu_mm.demo.report import funnel_pictures
+    from frelu_mm.demo.report import funnel_pictures, prediction_pictures
     start = time.time()
     out = args.out or osp.join('work_dirs', time.strftime('demo_%Y%m%d_%H%M%S'))
     if osp.exists(osp.join(ROOT, out, 'summary.json')):
@@ -83,6 +84,8 @@ def main():
            time.time() - start)
     for path in funnel_pictures(done, osp.join(ROOT, out), osp.join(ROOT, args.data)):
         print(f'funnel picture: {osp.relpath(path, ROOT)}')
+    for path in prediction_pictures(done, osp.join(ROOT, out), osp.join(ROOT, args.data)):
+        print(f'predictions, ReLU | FReLU: {osp.relpath(path, ROOT)}')
     print(f'\nEverything is under {out}/ (summary.json, tables.md, one folder per run).')
 
 

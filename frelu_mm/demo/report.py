@@ -72,3 +72,24 @@ def funnel_pictures(done: Dict, out: str, data_root: str) -> list:
                                  compare=(relu.config, relu.checkpoint))
         written += result['files']
     return written
+
+# a glob per task for tools/image_demo.py: a few demo val images
+PREDICTION_IMAGES = {'cls': 'imagenet/val/DEMO_val_0000[0-2].JPEG',
+                     'det': 'coco_shapes/val/val_000[0-2].png',
+                     'seg': 'cityscapes/leftImg8bit/val/demoville/demoville_000000_00000[0-1]_*.png'}
+
+
+def prediction_pictures(done: Dict, out: str, data_root: str) -> list:
+    """ReLU's and FReLU's predictions (seed 0) side by side on a few demo val images, drawn
+    by the hosts' visualizers (``tools/image_demo.py``): ``<out>/pictures_<task>/``."""
+    from ..inference import image_demo
+    written = []
+    for task, images in PREDICTION_IMAGES.items():
+        relu, frelu = done.get(f'{task}_relu_s0'), done.get(f'{task}_frelu_s0')
+        if frelu is None or relu is None:
+            continue
+        written += image_demo(osp.join(data_root, images), relu.config, relu.checkpoint,
+                              osp.join(out, f'pictures_{task}'), compare=(frelu.config,
+                                                                          frelu.checkpoint),
+                              titles=['ReLU (seed 0)', 'FReLU (seed 0)'], verbose=False)
+    return written
