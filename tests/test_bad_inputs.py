@@ -177,3 +177,12 @@ def test_missing_mmseg_pretrained_path():
     with pytest.raises(FileNotFoundError, match=r"model\.pretrained = 'nowhere/resnet\.pth'"
                                                 r".*--cfg-options model\.pretrained=None"):
         check_pretrained(cfg)
+
+
+def test_amp_without_a_gpu_says_so(monkeypatch):
+    from frelu_mm.runner import check_amp_device
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(SystemExit, match='--amp needs a GPU'):
+        check_amp_device()
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    check_amp_device()

@@ -104,6 +104,7 @@ def test_each_api_loads_the_checkpoint_and_predicts(api_results, name):
         assert result[api]['weight_gap'] == 0.0, f'{api} did not load the trained weights'
     a, b = result[first], result[second]
     if CONFIGS[name] == 'mmdet':
+        assert len(a['bboxes']) == 50  # the config's max_per_img, all scores kept
         assert np.allclose(a['bboxes'], b['bboxes'], atol=1e-4) and \
             np.allclose(a['scores'], b['scores'], atol=1e-6)
     elif CONFIGS[name] == 'mmseg':

@@ -9,9 +9,9 @@ import os
 
 from mmengine.runner import Runner
 
-from frelu_mm.runner import (allow_runner_checkpoints, check_data, check_fresh_work_dir,
-                             check_pretrained, insert_label_check, load_config, prepare_cpu_distributed,
-                             read_checkpoint)
+from frelu_mm.runner import (allow_runner_checkpoints, check_amp_device, check_data,
+                             check_fresh_work_dir, check_pretrained, insert_label_check,
+                             load_config, prepare_cpu_distributed, read_checkpoint)
 from frelu_mm.runner.cli import parse_with_common_args
 
 
@@ -33,6 +33,7 @@ def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
+        check_amp_device()
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper != 'AmpOptimWrapper':
             cfg.optim_wrapper.type = 'AmpOptimWrapper'

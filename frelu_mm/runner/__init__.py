@@ -1,5 +1,5 @@
 """What tools/train.py and tools/test.py share: config loading, checks, safe checkpoints."""
-from .checks import (check_checkpoint_fits, check_data, check_fresh_work_dir,
+from .checks import (check_amp_device, check_checkpoint_fits, check_data, check_fresh_work_dir,
                      check_pretrained, read_checkpoint)
 from .config import load_config
 from .cpu_distributed import CPUDistributedDataParallel, prepare_cpu_distributed
@@ -9,7 +9,7 @@ from .safe_checkpoint import (UnsafeCheckpointError, allow_runner_checkpoints,
                               install_safe_local_loader, load_checkpoint_file)
 from .seg_label_check import CheckSegLabels, insert_label_check
 
-__all__ = ['check_checkpoint_fits', 'check_data', 'check_fresh_work_dir', 'check_pretrained',
+__all__ = ['check_amp_device', 'check_checkpoint_fits', 'check_data', 'check_fresh_work_dir', 'check_pretrained',
            'read_checkpoint', 'load_config', 'CPUDistributedDataParallel',
            'prepare_cpu_distributed', 'FuseFReLUHook', 'ProgressFileHook', 'CheckSegLabels',
            'insert_label_check', 'allow_runner_checkpoints', 'UnsafeCheckpointError',

@@ -151,3 +151,12 @@ def check_checkpoint_fits(model: torch.nn.Module, ckpt: dict, path: str) -> None
             f'{len(model_state)} weights missing (e.g. {missing[:3]}), {len(mismatched)} '
             f'with another shape (e.g. {mismatched[:3]}). Test with the config the '
             f'checkpoint was trained with.')
+
+
+def check_amp_device() -> None:
+    """``--amp`` needs a GPU: mmengine's AmpOptimWrapper asserts CUDA (or NPU/MLU)."""
+    if not torch.cuda.is_available():
+        raise SystemExit('--amp needs a GPU: mmengine 0.10.7 builds AmpOptimWrapper only with '
+                         'CUDA (or NPU/MLU), and this machine has none. Train without --amp '
+                         'here (float32); FReLU itself runs under torch.autocast on CPU (bf16) '
+                         'and GPU (fp16/bf16), as tests/test_amp_and_devices.py checks.')
