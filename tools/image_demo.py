@@ -1,7 +1,7 @@
 """Draw a trained model's predictions on images, as the hosts' demo/image_demo.py does.
 
     python tools/image_demo.py IMAGES CONFIG CHECKPOINT [--device cpu] [--score-thr 0.3]
-        [--out-dir OUT] [--compare CONFIG2 CHECKPOINT2]
+        [--out-dir OUT] [--compare CONFIG2 CHECKPOINT2] [--cfg-options key=value ...]
 
 IMAGES is an image, a folder or a (quoted) glob. CONFIG may be an mmdet, mmseg or
 mmpretrain config; pictures come from the host's visualizer: boxes with class and score,
@@ -10,6 +10,8 @@ picture shows the two models side by side (e.g. ReLU next to FReLU).
 """
 import argparse
 import os
+
+from mmengine.config import DictAction
 
 from frelu_mm.inference import image_demo
 
@@ -26,6 +28,9 @@ def parse_args():
                         help='where the pictures go (one PNG per image)')
     parser.add_argument('--compare', nargs=2, metavar=('CONFIG2', 'CHECKPOINT2'),
                         help='a second model drawn beside the first')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='config overrides for both models, e.g. '
+                             'model.test_cfg.score_thr=0.01')
     return parser.parse_args()
 
 
@@ -33,7 +38,8 @@ def main():
     args = parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     image_demo(args.images, args.config, args.checkpoint, args.out_dir, device=args.device,
-               score_thr=args.score_thr, compare=args.compare)
+               score_thr=args.score_thr, compare=args.compare,
+               cfg_options=args.cfg_options)
 
 
 if __name__ == '__main__':

@@ -11,17 +11,19 @@ from .models import init_for_config, predict
 
 def image_demo(images: str, config: str, checkpoint: str, out_dir: str, device: str = 'cpu',
                score_thr: float = 0.3, compare: Optional[Sequence[str]] = None,
-               titles: Optional[Sequence[str]] = None, verbose: bool = True) -> List[str]:
+               titles: Optional[Sequence[str]] = None, cfg_options: Optional[dict] = None,
+               verbose: bool = True) -> List[str]:
     """Write ``<out_dir>/<image name>.png`` per image of ``images``; returns the files.
 
     Args:
         images (str): an image, a folder of images or a glob.
         compare (tuple[str, str], optional): ``(config, checkpoint)`` drawn beside.
         titles (list[str], optional): a title per model; the config names by default.
+        cfg_options (dict, optional): config overrides for every model, as --cfg-options.
     """
     paths = list_images(images)
     runs = [(config, checkpoint)] + ([tuple(compare)] if compare else [])
-    models = [init_for_config(cfg, ckpt, device) for cfg, ckpt in runs]
+    models = [init_for_config(cfg, ckpt, device, cfg_options) for cfg, ckpt in runs]
     titles = titles or [osp.splitext(osp.basename(cfg))[0] for cfg, _ in runs]
     written = []
     for i, path in enumerate(paths, 1):

@@ -6,7 +6,7 @@
 mmengine's loader, which ``import frelu_mm`` makes weights-only on every torch.
 """
 import os.path as osp
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -22,8 +22,8 @@ TASK_APIS = {
 }
 
 
-def task_of(config: str) -> str:
-    """The config's toolkit (its ``default_scope``).
+def read_config(config: str, cfg_options: Optional[dict] = None) -> Config:
+    """The config with ``cfg_options`` merged, checked to be one of the three toolkits'.
 
     Raises:
         FileNotFoundError, ValueError: no such config, or a toolkit we do not drive.
@@ -31,11 +31,14 @@ def task_of(config: str) -> str:
     if not osp.isfile(config):
         raise FileNotFoundError(f'config {config!r} not found; pass the config the checkpoint '
                                 f'was trained with (tools/train.py copies it into the work dir)')
-    scope = Config.fromfile(config).get('default_scope')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    scope = cfg.get('default_scope')
     if scope not in TASK_APIS:
         raise ValueError(f'config {config!r} has default_scope={scope!r}; image_demo draws '
                          f'mmdet, mmseg and mmpretrain models ({sorted(TASK_APIS)})')
-    return scope
+    return cfg
 
 
 def _apis(scope: str):
@@ -45,14 +48,15 @@ def _apis(scope: str):
     return getattr(apis, init), getattr(apis, infer)
 
 
-def init_for_config(config: str, checkpoint: str, device: str = 'cpu') -> Tuple[Any, str]:
+def init_for_config(config: str, checkpoint: str, device: str = 'cpu',
+                    cfg_options: Optional[dict] = None) -> Tuple[Any, str]:
     """Build the model of ``config`` with ``checkpoint``'s weights: ``(model, scope)``."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} not found; pass a .pth written by '
                                 f'tools/train.py (e.g. work_dirs/<config>/iter_N.pth)')
-    scope = task_of(config)
-    init, _ = _apis(scope)
-    return init(config, checkpoint, device=device), scope
+    cfg = read_config(config, cfg_options)
+    init, _ = _apis(cfg.default_scope)
+    return init(cfg, checkpoint, device=device), cfg.default_scope
 
 
 def predict(model, scope: str, image: str):
