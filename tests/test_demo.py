@@ -134,6 +134,11 @@ def test_quick_demo_end_to_end(tmp_path):
     # the fine-tune really started from the pretraining: its log says so
     with open(osp.join(out, 'logs', 'det_frelu_s0.log')) as f:
         assert 'load backbone. in model from' in f.read()
+    # ReLU | FReLU predictions of seed 0 on the det val images, and of the pretraining
+    for task in ('cls', 'det'):
+        pictures = os.listdir(osp.join(out, f'pictures_{task}'))
+        assert len(pictures) == 3 and all(p.endswith('.png') for p in pictures)
+        assert f'pictures_{task}' in done.stdout
 
 
 def test_imagenet_mini_layout_and_determinism(tmp_path):
@@ -151,8 +156,3 @@ def test_imagenet_mini_layout_and_determinism(tmp_path):
             a = cv2.imread(str(tmp_path / 'a' / split / path))
             b = cv2.imread(str(tmp_path / 'b' / split / path))
             assert a.shape == (32, 32, 3) and (a == b).all()
-    # ReLU | FReLU predictions of seed 0 on the det val images, and of the pretraining
-    for task in ('cls', 'det'):
-        pictures = os.listdir(osp.join(out, f'pictures_{task}'))
-        assert len(pictures) == 3 and all(p.endswith('.png') for p in pictures)
-        assert f'pictures_{task}' in done.stdout

@@ -59,7 +59,10 @@ def history_buffer_getattr(obj, name):
 
 
 def _numpy_globals():
-    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    try:  # numpy 2 (numpy 1.26 has a shim of the same name)
+        from numpy._core import multiarray
+    except ImportError:  # older numpy 1.x
+        from numpy.core import multiarray
     found = [np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
     # pickles name the module of the numpy that wrote them: numpy.core (1.x), numpy._core (2.x)
     for root in ('numpy.core', 'numpy._core'):
