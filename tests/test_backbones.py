@@ -146,3 +146,36 @@ def test_frelu_backbone_from_relu_weights(tmp_path, ours, host):
     relu_net.eval(), frelu_net.eval()
     for a, b in zip(relu_net(x), frelu_net(x)):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('num_stages,expected', [(1, (True, )), (2, (True, True)),
+                                                 (3, (True, True, True)),
+                                                 (4, (True, True, True, False))])
+def test_default_act_stages_follow_num_stages(num_stages, expected):
+    kwargs = dict(depth=50, num_stages=num_stages, strides=(1, 2, 2, 2)[:num_stages],
+                  dilations=(1, ) * num_stages, out_indices=(num_stages - 1, ), **TINY)
+    net = ActResNetV1c(act_cfg=FRELU, **kwargs)
+    assert net.act_stages == expected
+    assert count_frelu(net) == 3 * sum((3, 4, 6, 3)[i] for i in range(num_stages) if expected[i])
+
+
+def test_seg_resnext_relu_twin_of_host():
+    """mmseg's ResNeXt (no shipped config uses it): keys, init and outputs of the host."""
+    from mmseg.models.backbones import ResNeXt as SegResNeXt
+
+    from frelu_mm.models.backbones import ActSegResNeXt
+    kwargs = dict(depth=50, groups=2, base_width=4, base_channels=4, stem_channels=8)
+    torch.manual_seed(0)
+    ref = SegResNeXt(**kwargs)
+    torch.manual_seed(0)
+    twin = ActSegResNeXt(act_cfg=dict(type='ReLU'), **kwargs)
+    assert list(twin.state_dict()) == list(ref.state_dict())
+    randomise_bn_stats(ref)
+    twin.load_state_dict(ref.state_dict(), strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    ref.eval(), twin.eval()
+    for a, b in zip(ref(x), twin(x)):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    frelu = ActSegResNeXt(act_cfg=FRELU, **kwargs)
+    widths = [(b.act1.in_channels, b.act2.in_channels, b.act3.in_channels) for b in frelu.layer1]
+    assert widths[0] == (8, 8, 16)  # grouped width floor(4 * 4 / 4) * 2 inside, planes * 4 out

@@ -1,4 +1,5 @@
 """The norm inside FReLU's funnel condition, built from an OpenMMLab ``norm_cfg``."""
+import warnings
 from typing import Optional
 
 import torch.nn as nn
@@ -33,3 +34,39 @@ def build_condition_norm(norm_cfg: Optional[dict], channels: int) -> nn.Module:
     if norm_type == 'IN':
         cfg.setdefault('affine', True)
     return build_norm_layer(cfg, channels)[1]
+
+
+def divisor_at_most(channels: int, groups: int) -> int:
+    """The largest divisor of ``channels`` that is at most ``groups``."""
+    return next(g for g in range(min(groups, channels), 0, -1) if channels % g == 0)
+
+
+def host_condition_norm(host_norm_cfg: Optional[dict], channels: int) -> Optional[dict]:
+    """FReLU's ``norm_cfg`` when it follows the host's ``norm_cfg``.
+
+    The condition takes the host's norm *type* (BN, SyncBN, GN with its
+    ``num_groups``, ...) and nothing else: it stays trainable where the host freezes
+    its own norms (caffe-style ``requires_grad=False``), since no pretrained weights
+    exist for it, and keeps the type's default ``eps``/``momentum``. GN groups that do
+    not divide ``channels`` fall back to the largest divisor below them (with a warning).
+
+    Args:
+        host_norm_cfg (dict | None): the surrounding module's ``norm_cfg``; None (no
+            norm there) keeps FReLU's default BN.
+        channels (int): the width of the condition.
+
+    Returns:
+        dict | None: the ``norm_cfg`` to give FReLU, None to keep its default.
+    """
+    if not isinstance(host_norm_cfg, dict) or 'type' not in host_norm_cfg:
+        return None
+    cfg = dict(type=host_norm_cfg['type'], requires_grad=True)
+    if cfg['type'] == 'GN':
+        groups = host_norm_cfg.get('num_groups')
+        if groups is None:
+            return None  # the host's GN would not build either; let FReLU's default stand
+        cfg['num_groups'] = divisor_at_most(channels, groups)
+        if cfg['num_groups'] != groups:
+            warnings.warn(f'FReLU condition norm: GN num_groups={groups} does not divide '
+                          f'{channels} channels; using num_groups={cfg["num_groups"]}')
+    return cfg

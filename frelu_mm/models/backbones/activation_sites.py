@@ -1,37 +1,47 @@
-"""ResNet blocks and backbones whose activations come from an ``act_cfg``.
+"""ResNet-family blocks and backbones whose activations come from an ``act_cfg``.
 
-The host ResNets (mmdet's ``ResNet``, mmseg's ``ResNetV1c``) hard-code ReLU, and a
-Bottleneck shares one ReLU module at three widths. The mixins here give each
-activation site its own module with its own width, chosen per stage and per site,
-while keeping every host parameter name, so host checkpoints load strictly.
+The host ResNets (mmdet's ``ResNet``/``ResNeXt``/``RegNet``, mmseg's ``ResNetV1c``/
+``ResNeXt``) hard-code ReLU, and a Bottleneck shares one ReLU module at three widths.
+The mixins here give each activation site its own module with its own width, chosen
+per stage and per site, while keeping every host parameter name, so host checkpoints
+load strictly.
 
 Sites of a Bottleneck: ``'conv1'`` (after the first 1x1 conv and its norm),
 ``'conv2'`` (after the 3x3 conv), ``'out'`` (after the residual add, i.e. after the
 last 1x1 conv). A BasicBlock has ``'conv1'`` and ``'out'``. The paper's "1x1 only"
 ablation is ``act_sites=('conv1', 'out')``, "3x3 only" is ``act_sites=('conv2',)``.
+Stages: by default every stage but the fourth (the official layer1..layer3; all of
+them when a backbone has fewer than four, as the C4 detectors).
+An FReLU at a site gets the site's width and the backbone's norm type.
 """
-import math
 from typing import Optional, Sequence
 
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer
 
-from ...layers.channel_inference import needs_channels
+from ...layers.channel_inference import fill_in_frelu, follow_host_norm, is_frelu
 from ...layers.norm_act import norm_act
 
 RELU = dict(type='ReLU')
+HOST_NORM = dict(type='BN')  # the host blocks' default norm_cfg
 BOTTLENECK_SITES = ('conv1', 'conv2', 'out')
 BASIC_BLOCK_SITES = ('conv1', 'out')
 # mmcv's ConvModule does not pass `inplace` to these; neither do we.
 NO_INPLACE = ('Tanh', 'PReLU', 'Sigmoid', 'HSigmoid', 'Swish', 'GELU')
 
 
-def build_site_activation(act_cfg: Optional[dict], width: int) -> nn.Module:
-    """Build one activation site of width ``width`` (None means ReLU)."""
-    cfg = dict(act_cfg or RELU)
-    if needs_channels(cfg):
-        cfg['in_channels'] = width
+def build_site_activation(act_cfg: Optional[dict], width: int,
+                          norm_cfg: Optional[dict] = None) -> nn.Module:
+    """Build one activation site of width ``width`` (None means ReLU).
+
+    Args:
+        act_cfg (dict | None): the site's activation.
+        width (int): channels at the site.
+        norm_cfg (dict | None): the surrounding norm; FReLU's condition takes its type
+            unless ``act_cfg`` names a norm.
+    """
+    cfg = fill_in_frelu(dict(act_cfg or RELU), width, norm_cfg)
     if isinstance(cfg['type'], str) and cfg['type'] not in NO_INPLACE:
         cfg.setdefault('inplace', True)
     return build_activation_layer(cfg)
@@ -45,9 +55,24 @@ def check_sites(act_sites: Optional[Sequence[str]], known: Sequence[str]) -> tup
         act_sites = (act_sites, )
     unknown = [s for s in act_sites if s not in known]
     if unknown:
-        raise ValueError(f'unknown act_sites {unknown}; the sites of this block are {tuple(known)} '
-                         f'(after conv1, after conv2, after the residual add)')
+        raise ValueError(f'unknown act_sites {unknown}; the sites here are {tuple(known)} '
+                         f'(conv1: after conv1, conv2: after conv2, out: after the residual add)')
     return tuple(act_sites)
+
+
+def default_act_stages(num_stages: int) -> tuple:
+    """Stages that take ``act_cfg`` by default: all but the fourth (layer1..layer3)."""
+    return tuple(i < 3 for i in range(num_stages))
+
+
+def check_act_stages(act_stages: Optional[Sequence[bool]], num_stages: int) -> tuple:
+    """``act_stages`` as a tuple of ``num_stages`` bools (None means the default)."""
+    if act_stages is None:
+        return default_act_stages(num_stages)
+    if len(tuple(act_stages)) != num_stages:
+        raise ValueError(f'act_stages needs one bool per stage ({num_stages}), '
+                         f'got {act_stages!r}')
+    return tuple(bool(s) for s in act_stages)
 
 
 class ActBasicBlockMixin:
@@ -58,9 +83,11 @@ class ActBasicBlockMixin:
         super().__init__(*args, **kwargs)
         sites = check_sites(act_sites, BASIC_BLOCK_SITES)
         del self.relu  # the host's shared ReLU; each site gets its own module below
-        width = self.conv2.out_channels
-        self.act1 = build_site_activation(act_cfg if 'conv1' in sites else RELU, width)
-        self.act2 = build_site_activation(act_cfg if 'out' in sites else RELU, width)
+        norm_cfg = kwargs.get('norm_cfg', HOST_NORM)
+        self.act1 = build_site_activation(act_cfg if 'conv1' in sites else RELU,
+                                          self.conv1.out_channels, norm_cfg)
+        self.act2 = build_site_activation(act_cfg if 'out' in sites else RELU,
+                                          self.conv2.out_channels, norm_cfg)
 
     def forward(self, x):
 
@@ -86,10 +113,17 @@ class ActBottleneckMixin:
         super().__init__(*args, **kwargs)
         sites = check_sites(act_sites, BOTTLENECK_SITES)
         del self.relu  # the host's shared ReLU; each site gets its own module below
-        widths = (self.planes, self.planes, self.planes * self.expansion)
+        # the conv widths, not `planes`: ResNeXt and RegNet blocks are wider inside
+        widths = (self.conv1.out_channels, self.conv2.out_channels, self.conv3.out_channels)
         for i, (site, width) in enumerate(zip(BOTTLENECK_SITES, widths), start=1):
-            self.add_module(f'act{i}',
-                            build_site_activation(act_cfg if site in sites else RELU, width))
+            self.add_module(f'act{i}', build_site_activation(
+                act_cfg if site in sites else RELU, width, self.norm_cfg))
+
+    def make_block_plugins(self, in_channels, plugins):
+        """The host's plugins; an FReLU plugin's condition takes the block's norm type."""
+        plugins = [follow_host_norm(p, in_channels, self.norm_cfg) if is_frelu(p) else p
+                   for p in plugins]
+        return super().make_block_plugins(in_channels, plugins)
 
     def forward(self, x):
 
@@ -127,41 +161,49 @@ class ActResNetMixin:
     Args:
         act_cfg (dict): activation at the chosen sites of the chosen stages.
             Default ReLU, which makes the backbone its host's twin.
-        act_stages (Sequence[bool]): which stages (layer1..layer4) use ``act_cfg``;
-            the others keep ReLU. Default (True, True, True, False), the official
-            ResNet-50-FReLU placement ("stage 2..4" in the paper).
+        act_stages (Sequence[bool] | None): which stages (layer1..layerN) use
+            ``act_cfg``; the others keep ReLU. None (default): every stage but the
+            fourth, i.e. (True, True, True, False), the official ResNet-50-FReLU
+            placement ("stage 2..4" in the paper), and every stage of a backbone with
+            fewer than four (C4 detectors).
         act_sites (Sequence[str] | None): sites inside each block using ``act_cfg``
             (see the module docstring); None means all.
         stem_act_cfg (dict | None): the stem's activation(s); None keeps ReLU.
         **kwargs: the host ResNet's arguments.
     """
 
+    # The host zero-inits each block's last norm only when its block class *is* its
+    # own (an identity check that our subclasses fail), so the twin does it. Off where
+    # the host never does (ResNeXt: its block is not ResNet's) or does it itself (RegNet).
+    zero_init_in_twin = True
+
     def __init__(self, *args, act_cfg: Optional[dict] = RELU,
-                 act_stages: Sequence[bool] = (True, True, True, False),
+                 act_stages: Optional[Sequence[bool]] = None,
                  act_sites: Optional[Sequence[str]] = None,
                  stem_act_cfg: Optional[dict] = None, **kwargs):
-        depth = kwargs.get('depth', args[0] if args else None)
-        num_stages = kwargs.get('num_stages', 4)
-        if len(tuple(act_stages)) != num_stages:
-            raise ValueError(f'act_stages needs one bool per stage ({num_stages}), '
-                             f'got {act_stages!r}')
-        block = self.arch_settings[depth][0] if depth in self.arch_settings else None
-        known = BASIC_BLOCK_SITES if block is not None and block.expansion == 1 \
-            else BOTTLENECK_SITES
         self.act_cfg = act_cfg
-        self.act_stages = tuple(bool(s) for s in act_stages)
-        self.act_sites = check_sites(act_sites, known)
+        self.act_stages = act_stages  # checked against the stage count as stages are built
+        self.act_sites = check_sites(act_sites, self.block_sites(*args, **kwargs))
         self.stem_act_cfg = stem_act_cfg
         host_default_init = kwargs.get('init_cfg') is None and kwargs.get('pretrained') is None
         super().__init__(*args, **kwargs)
         if stem_act_cfg is not None:
             self._replace_stem_activations(stem_act_cfg)
-        if host_default_init and self.zero_init_residual:
+        if host_default_init and self.zero_init_residual and self.zero_init_in_twin:
             self._zero_init_residual()
+
+    def block_sites(self, *args, **kwargs) -> tuple:
+        """The site names of this backbone's blocks (from ``depth``)."""
+        depth = kwargs.get('depth', args[0] if args else None)
+        block = self.arch_settings[depth][0] if depth in self.arch_settings else None
+        return BASIC_BLOCK_SITES if block is not None and block.expansion == 1 \
+            else BOTTLENECK_SITES
 
     def make_res_layer(self, **kwargs):
         """Build a stage, passing each block its activation settings."""
-        stage = int(round(math.log2(kwargs['planes'] / self.base_channels)))
+        stage = len(self.res_layers)  # the hosts append each stage's name once it is built
+        if stage == 0:
+            self.act_stages = check_act_stages(self.act_stages, self.num_stages)
         kwargs['act_cfg'] = self.act_cfg if self.act_stages[stage] else RELU
         kwargs['act_sites'] = self.act_sites
         return super().make_res_layer(**kwargs)
@@ -170,13 +212,12 @@ class ActResNetMixin:
         if self.deep_stem:
             for i, m in enumerate(self.stem):
                 if isinstance(m, nn.ReLU):
-                    self.stem[i] = build_site_activation(stem_act_cfg, self.stem[i - 2].out_channels)
+                    self.stem[i] = build_site_activation(
+                        stem_act_cfg, self.stem[i - 2].out_channels, self.norm_cfg)
         else:
-            self.relu = build_site_activation(stem_act_cfg, self.conv1.out_channels)
+            self.relu = build_site_activation(stem_act_cfg, self.conv1.out_channels, self.norm_cfg)
 
     def _zero_init_residual(self) -> None:
-        # The host zero-inits each block's last norm only when its block class *is* the
-        # host's (an identity check that our subclasses fail): do the same here.
         norm_name = 'norm3' if self.block.expansion == 4 else 'norm2'
         for layer_name in self.res_layers:
             for block in getattr(self, layer_name):

@@ -60,18 +60,18 @@ class ShuffleV2BlockFReLU(nn.Module):
 
         self.branch_main = nn.Sequential(
             nn.Conv2d(in_channels, mid_channels, 1, 1, 0, bias=False), norm(mid_channels),
-            build_site_activation(act_cfg, mid_channels),
+            build_site_activation(act_cfg, mid_channels, norm_cfg),
             nn.Conv2d(mid_channels, mid_channels, 3, stride, 1, groups=mid_channels, bias=False),
             norm(mid_channels),
             nn.Conv2d(mid_channels, branch_out, 1, 1, 0, bias=False), norm(branch_out),
-            build_site_activation(act_cfg, branch_out))
+            build_site_activation(act_cfg, branch_out, norm_cfg))
         self.branch_proj = None
         if stride == 2:
             self.branch_proj = nn.Sequential(
                 nn.Conv2d(in_channels, in_channels, 3, 2, 1, groups=in_channels, bias=False),
                 norm(in_channels),
                 nn.Conv2d(in_channels, in_channels, 1, 1, 0, bias=False), norm(in_channels),
-                build_site_activation(act_cfg, in_channels))
+                build_site_activation(act_cfg, in_channels, norm_cfg))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 1:
@@ -123,7 +123,7 @@ class ShuffleNetV2FReLU(BaseModule):
         stem = channels[0]
         self.first_conv = nn.Sequential(
             nn.Conv2d(3, stem, 3, 2, 1, bias=False), build_norm_layer(norm_cfg, stem)[1],
-            build_site_activation(act_cfg, stem))
+            build_site_activation(act_cfg, stem, norm_cfg))
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         blocks, width, self.stage_ends = [], stem, []
         for repeats, out in zip(STAGE_REPEATS, channels[1:4]):
@@ -137,7 +137,7 @@ class ShuffleNetV2FReLU(BaseModule):
         self.conv_last = nn.Sequential(
             nn.Conv2d(width, channels[4], 1, 1, 0, bias=False),
             build_norm_layer(norm_cfg, channels[4])[1],
-            build_site_activation(act_cfg, channels[4]))
+            build_site_activation(act_cfg, channels[4], norm_cfg))
 
     def forward(self, x: torch.Tensor) -> tuple:
         x = self.maxpool(self.first_conv(x))
