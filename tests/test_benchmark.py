@@ -1,4 +1,5 @@
-"""tools/benchmark.py: its variants are what they say, and --runs reports each run."""
+"""tools/benchmark.py (frelu_mm.benchmark): its variants are what they say, and --runs
+reports each run."""
 import argparse
 import os.path as osp
 import re
@@ -9,10 +10,10 @@ import torch
 from autograd_graph import grad_fn_names
 
 from frelu_mm import FReLU
+from frelu_mm import benchmark
+from frelu_mm.deploy import read_frelu_form
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import benchmark  # noqa: E402
 
 
 def test_naive_is_the_plain_graph_and_ours_the_lean_one():
@@ -52,10 +53,30 @@ def test_runs_in_fresh_processes_reports_each_run():
          '--skip', 'memory', 'layers'], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
+    assert out.count('exporting the ONNX backbones') == 1  # once, for every run
     assert out.count('(fresh process) ---') == 2
-    for key in ('inference', 'train_step'):
+    assert 'ONNX Runtime' in out
+    for key in ('inference', 'ort_inference', 'train_step'):
         line = re.search(rf'^  {key} .*runs: ([0-9. ]+)\)$', out, re.M)
         assert line, out
         runs = [float(v) for v in line.group(1).split()]
         median = float(re.search(rf'^  {key}\s+([0-9.]+)x', out, re.M).group(1))
         assert len(runs) == 2 and min(runs) - 1e-3 <= median <= max(runs) + 1e-3
+
+
+def test_ort_section_times_the_default_export(tmp_path):
+    """The ONNX files are export_onnx's defaults (add form) beside the max form, and the
+    sessions are plain InferenceSessions; all three compute the same features."""
+    import numpy as np
+    import onnxruntime as ort
+    paths = benchmark.export_backbones(str(tmp_path), depth=18, batch=1, size=32)
+    assert sorted(paths) == ['frelu add', 'frelu max', 'relu']
+    assert read_frelu_form(paths['frelu add']) == 'add: 12 rewritten, 0 in max form'
+    assert read_frelu_form(paths['frelu max']) == 'max: 0 rewritten, 12 in max form'
+    runs = benchmark.ort_runs(paths, batch=1, size=32)
+    assert sorted(runs) == sorted(paths)
+    x = np.random.RandomState(0).randn(1, 3, 32, 32).astype(np.float32)
+    outs = {k: ort.InferenceSession(p).run(None, {'input': x}) for k, p in paths.items()}
+    for a, b in zip(outs['frelu add'], outs['frelu max']):
+        assert np.abs(a - b).max() <= 1e-5 * max(1, np.abs(b).max())
+    assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(outs['frelu add'], outs['relu']))

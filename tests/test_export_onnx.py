@@ -13,6 +13,7 @@ import frelu_mm
 from frelu_mm import FReLU
 from frelu_mm.converters.onnx_export import (TensorForward, compare_with_onnxruntime,
                                              export_onnx, outputs_match, prepare_for_export)
+from frelu_mm.deploy import read_frelu_form
 from frelu_mm.models import ActResNet
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -55,6 +56,23 @@ def randomise(model, forward, size, seed=0):
     return model
 
 
+def add_form_frelus(graph):
+    """The ``Add(x, Relu(Conv(x)))`` triples of an ONNX graph."""
+    producer = {o: n for n in graph.graph.node for o in n.output}
+    found = []
+    for n in graph.graph.node:
+        if n.op_type != 'Add':
+            continue
+        for x, r in (n.input, n.input[::-1]):
+            relu = producer.get(r)
+            conv = producer.get(relu.input[0]) if relu is not None and relu.op_type == 'Relu' \
+                else None
+            if conv is not None and conv.op_type == 'Conv' and conv.input[0] == x:
+                found.append((n, relu, conv))
+                break
+    return found
+
+
 def tiny_backbone():
     torch.manual_seed(0)
     model = ActResNet(depth=50, base_channels=4, stem_channels=8, act_cfg=dict(type='FReLU'))
@@ -76,9 +94,21 @@ def test_backbone_export_matches_pytorch(tmp_path):
     graph = onnx.load(path)
     onnx.checker.check_model(graph)
     assert graph.opset_import[0].version >= 13
-    assert sum(n.op_type == 'Max' for n in graph.graph.node) == n_frelu
+    # the default form: Add(x, Relu(Conv'(x))) for every FReLU, no Max left
+    assert not any(n.op_type == 'Max' for n in graph.graph.node)
+    assert len(add_form_frelus(graph)) == n_frelu
+    assert read_frelu_form(path) == f'add: {n_frelu} rewritten, 0 in max form'
     inputs = [torch.randn(1, 3, 64, 64), torch.randn(2, 3, 64, 64)]  # batch is dynamic
     diff, scale = compare_with_onnxruntime(reference, path, inputs)
+    assert diff <= 1e-4 and scale > 0.1
+
+    max_path = str(tmp_path / 'backbone_max.onnx')
+    export_onnx(TensorForward(model), x, max_path, dynamic_batch=True, frelu_form='max')
+    graph = onnx.load(max_path)
+    assert sum(n.op_type == 'Max' for n in graph.graph.node) == n_frelu
+    assert not add_form_frelus(graph)
+    assert read_frelu_form(max_path) == f'max: 0 rewritten, {n_frelu} in max form'
+    diff, scale = compare_with_onnxruntime(reference, max_path, inputs)
     assert diff <= 1e-4 and scale > 0.1
 
     # the check can fail: a changed FReLU condition is seen
@@ -125,3 +155,100 @@ def test_whole_model_export_via_tool(tmp_path, config, tiny, shape, n_outputs, c
     # 1e-4 absolute up to outputs of 1, relative beyond: PyTorch's own float32 result
     # differs from float64 by ~4e-6 x the output scale on these random nets
     assert outputs_match(diff, scale, 1e-4) and scale > 1e-3, (diff, scale)
+
+
+class FReLUNet(nn.Module):
+    """conv -> FReLU -> conv: a fused FReLU between ops ONNX Runtime keeps blocked."""
+
+    def __init__(self, c=16, k=3, bias=False):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, c, 3, padding=1)
+        self.act = FReLU(c, kernel_size=k, bias=bias)
+        self.conv2 = nn.Conv2d(c, c, 1)
+
+    def forward(self, x):
+        return self.conv2(self.act(self.conv1(x)))
+
+
+def naive_frelu_net(net, x):
+    """The same net with FReLU as the paper's formula on the unfused module (eval BN)."""
+    a = net.act
+    h = net.conv1(x)
+    return net.conv2(torch.maximum(h, a.norm(a.conv(h))))
+
+
+@pytest.mark.parametrize('k', [1, 3, 5, 7])
+@pytest.mark.parametrize('bias', [False, True])
+def test_add_form_equals_the_formula_for_every_kernel(tmp_path, k, bias):
+    torch.manual_seed(k)
+    net = randomise(FReLUNet(k=k, bias=bias), lambda m, x: m(x), (12, 12))
+    x = torch.randn(2, 3, 12, 12) * 3
+    with torch.no_grad():
+        want = naive_frelu_net(net, x)
+    fused = copy.deepcopy(net)
+    frelu_mm.fuse_frelu(fused)
+    for form in ('add', 'max'):
+        path = str(tmp_path / f'{form}.onnx')
+        export_onnx(TensorForward(fused), x, path, frelu_form=form)
+        import onnxruntime as ort
+        got = ort.InferenceSession(path, providers=['CPUExecutionProvider']).run(
+            None, {'input': x.numpy()})[0]
+        assert (torch.from_numpy(got) - want).abs().max() <= 1e-5 * max(1, want.abs().max())
+        graph = onnx.load(path)
+        assert len(add_form_frelus(graph)) == (form == 'add')
+        assert sum(n.op_type == 'Max' for n in graph.graph.node) == (form == 'max')
+
+
+class NotFReLU(nn.Module):
+    """Maxes that are not a fused FReLU: the rewrite must leave them alone."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.dense = nn.Conv2d(c, c, 3, padding=1)  # not depthwise
+        self.dilated = nn.Conv2d(c, c, 3, padding=2, dilation=2, groups=c)
+        self.shared = nn.Conv2d(c, c, 3, padding=1, groups=c)  # output read twice
+        self.pool = nn.MaxPool2d(3, 1, 1)
+
+    def forward(self, x, y):
+        s = self.shared(x)
+        return (torch.maximum(x, y), torch.maximum(x, self.dense(x)),
+                torch.maximum(x, self.dilated(x)), torch.maximum(x, s), s,
+                torch.maximum(x, self.pool(x)))
+
+
+def test_rewrite_leaves_other_max_alone(tmp_path):
+    from frelu_mm.deploy import find_max_frelus, set_frelu_form
+    path = str(tmp_path / 'other.onnx')
+    inputs = (torch.randn(1, 8, 6, 6), torch.randn(1, 8, 6, 6))
+    from frelu_mm.compat import onnx_export_kwargs
+    torch.onnx.export(NotFReLU().eval(), inputs, path, input_names=['x', 'y'], opset_version=13,
+                      **onnx_export_kwargs())
+    before = onnx.load(path)
+    assert not find_max_frelus(before)
+    assert set_frelu_form(path, 'add') == dict(form='add', rewritten=0, max_left=0)
+    after = onnx.load(path)
+    assert [n.op_type for n in after.graph.node] == [n.op_type for n in before.graph.node]
+    with pytest.raises(ValueError, match='form'):
+        set_frelu_form(path, 'min')
+
+
+def test_onnxruntime_keeps_the_add_form_in_its_blocked_layout(tmp_path):
+    """The reason for the add form: no reorders around FReLU in ORT's optimised graph."""
+    import onnxruntime as ort
+    net = randomise(FReLUNet(c=32), lambda m, x: m(x), (16, 16))
+    frelu_mm.fuse_frelu(net)
+    ops = {}
+    for form in ('max', 'add'):
+        path = str(tmp_path / f'{form}.onnx')
+        export_onnx(TensorForward(net), torch.randn(1, 3, 16, 16), path, frelu_form=form)
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / f'{form}_opt.onnx')
+        options.log_severity_level = 3  # the "hardware specific" warning of saving it
+        ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        ops[form] = [n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node]
+    if 'ReorderInput' not in ops['max']:
+        pytest.skip(f'this onnxruntime build does not block this graph (NCHWc): {ops["max"]}')
+    assert 'Max' in ops['max'] and ops['max'].count('ReorderInput') >= 1
+    # blocked from the first conv to the graph output: one reorder, at the output
+    assert 'ReorderInput' not in ops['add'] and ops['add'].count('ReorderOutput') == 1, ops['add']
+    assert 'Max' not in ops['add']

@@ -313,3 +313,72 @@ def test_frelu_sites_keep_no_more_than_relu_sites():
     assert kept['frelu'] == kept['relu'], kept
     assert kept['plain'] >= 1.8 * kept['relu'], kept
     assert kept['frelu_ds'] == kept['relu_ds'] + 2 * 16 * 16 * 16 * 4, kept
+
+
+class _SplitSpy:
+    """Counts the training backward's calls into the C++ gradient split."""
+
+    def __init__(self, monkeypatch):
+        from frelu_mm.layers import lean_frelu as lean_module
+        self.calls = []
+        real = lean_module.split_ops
+
+        def spy(*tensors):
+            ops = real(*tensors)
+            if ops is not None:
+                self.calls.append(len(tensors))
+            return ops
+        monkeypatch.setattr(lean_module, 'split_ops', spy)
+
+
+@pytest.mark.parametrize('kernel', [1, 3, 5, 7])
+@pytest.mark.parametrize('identity', [True, False])
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize('train', [True, False])
+def test_lean_kernel_split_float32_equals_plain(kernel, identity, memory_format, train,
+                                                monkeypatch):
+    """float32: the one-pass C++ gradient split gives autograd's gradients (plain graph)."""
+    from frelu_mm.layers import fused_kernel
+    fused_kernel.load_kernel(raise_errors=True)
+    spy = _SplitSpy(monkeypatch)
+    m = FReLU(16, kernel_size=kernel, with_identity=identity)
+    randomise(m, seed=kernel)
+    m.train(train)
+    m = m.to(memory_format=memory_format)
+    x = torch.randn(2, 16, 9, 7).contiguous(memory_format=memory_format)
+    x[:, :, :2] = 0  # without identity and with T == 0 nowhere, ties only with identity
+    state = {k: v.clone() for k, v in m.state_dict().items()}
+    up = torch.randn(2, 16, 9, 7).contiguous(memory_format=memory_format)
+    results = []
+    for lean in (True, False):
+        m.load_state_dict(state)
+        m.lean_backward = lean
+        xi = x.clone().requires_grad_()
+        y = m(xi)
+        results.append((y, torch.autograd.grad(y, [xi] + list(m.parameters()), up)))
+    assert spy.calls == ([3, 3] if identity else [3])  # split, then x's share
+    (y1, g1), (y2, g2) = results
+    torch.testing.assert_close(y1, y2, rtol=0, atol=0)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_lean_kernel_split_ties_float32(monkeypatch):
+    """Ties split the gradient in half in the kernel too (relu_init: T(x) == 0)."""
+    spy = _SplitSpy(monkeypatch)
+    m = FReLU(8, relu_init=True)
+    x = torch.randn(2, 8, 5, 5)
+    x[:, :, :2] = 0
+    xi = x.clone().requires_grad_()
+    (g, ) = torch.autograd.grad(m(xi), [xi], torch.ones(2, 8, 5, 5))
+    assert spy.calls == [3, 3]
+    assert torch.all(g[:, :, :2] == 0.5) and torch.all(g[:, :, 2:] == (x[:, :, 2:] > 0))
+
+
+def test_lean_kernel_split_off_switch(monkeypatch):
+    spy = _SplitSpy(monkeypatch)
+    monkeypatch.setattr(FReLU, 'fused_kernel', False)
+    m = FReLU(8)
+    xi = torch.randn(1, 8, 4, 4, requires_grad=True)
+    m(xi).sum().backward()
+    assert spy.calls == []

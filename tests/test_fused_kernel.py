@@ -2,6 +2,8 @@
 
 The kernel is compiled on first use; here a build failure is an error, not a skip
 (gcc is on every machine of this project)."""
+import functools
+
 import onnx
 import pytest
 import torch
@@ -192,13 +194,15 @@ def test_tracing_and_onnx_keep_plain_ops(monkeypatch, tmp_path):
     during_export = []
     real_export = torch.onnx.export
 
+    @functools.wraps(real_export)  # keeps its signature (onnx_export_kwargs reads it)
     def export(*args, **kwargs):
         before = n[0]
         real_export(*args, **kwargs)
         during_export.append(n[0] - before)
     monkeypatch.setattr(torch.onnx, 'export', export)
-    path = str(tmp_path / 'frelu.onnx')
-    export_onnx(TensorForward(m), x, path)
-    ops = {node.op_type for node in onnx.load(path).graph.node}
-    assert {'Conv', 'Max'} <= ops and not any('frelu' in op.lower() for op in ops), ops
-    assert during_export == [0]
+    for form, want in (('max', {'Conv', 'Max'}), ('add', {'Conv', 'Relu', 'Add'})):
+        path = str(tmp_path / f'frelu_{form}.onnx')
+        export_onnx(TensorForward(m), x, path, frelu_form=form)
+        ops = {node.op_type for node in onnx.load(path).graph.node}
+        assert want <= ops and not any('frelu' in op.lower() for op in ops), ops
+    assert during_export == [0, 0]

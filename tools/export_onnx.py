@@ -11,7 +11,10 @@ The graph takes an already normalised ``(N, 3, H, W)`` float tensor (the config'
 ``data_preprocessor`` is not exported) and returns the tensors of
 ``model._forward`` (raw head outputs; decoding, NMS and resizing stay outside) or,
 with ``--part backbone``, the backbone's features. FReLU's BN is folded into its
-conv with ``frelu_mm.fuse_frelu`` (``--no-fuse`` to keep it). Unless ``--no-verify``,
+conv with ``frelu_mm.fuse_frelu`` (``--no-fuse`` to keep it). Each FReLU is written
+as ``Add(x, Relu(Conv'(x)))`` (``--frelu-form add``, the default: ONNX Runtime keeps
+it in its fast blocked layout) or ``Max(x, Conv(x))`` (``--frelu-form max``); the
+tool prints which, and the file's metadata records it. Unless ``--no-verify``,
 onnxruntime's outputs are compared with PyTorch's (the unfused model) on two
 random inputs and the tool fails if they differ by more than
 ``--tol`` (1e-4) times ``max(1, largest output)``.
@@ -29,6 +32,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from frelu_mm.converters.onnx_export import (DEFAULT_OPSET, compare_with_onnxruntime,  # noqa: E402
                                              export_onnx, outputs_match, prepare_for_export,
                                              revert_sync_bn, tensor_forward)
+from frelu_mm.deploy import FRELU_FORMS, read_frelu_form  # noqa: E402
 
 
 def build_model(config: str, checkpoint=None, cfg_options=None) -> torch.nn.Module:
@@ -73,6 +77,9 @@ def main(argv=None) -> int:
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET)
     parser.add_argument('--dynamic-batch', action='store_true')
     parser.add_argument('--no-fuse', action='store_true')
+    parser.add_argument('--frelu-form', choices=FRELU_FORMS, default='add',
+                        help="FReLU as Add(x, Relu(Conv'(x))) (add: fast in onnxruntime) "
+                             'or Max(x, Conv(x)) (max)')
     parser.add_argument('--no-verify', action='store_true')
     parser.add_argument('--tol', type=float, default=1e-4,
                         help='max abs difference allowed, times max(1, largest output)')
@@ -88,7 +95,8 @@ def main(argv=None) -> int:
     exported = tensor_forward(model, args.part)
     x = torch.randn(args.batch, 3, *args.shape)
     try:
-        names = export_onnx(exported, x, args.out, args.opset, args.dynamic_batch)
+        names = export_onnx(exported, x, args.out, args.opset, args.dynamic_batch,
+                            frelu_form=args.frelu_form)
     except torch.onnx.errors.OnnxExporterError as e:
         if 'adaptive_avg_pool2d' in str(e):
             print(f'error: the exporter cannot turn an adaptive pooling into ONNX at input '
@@ -97,7 +105,8 @@ def main(argv=None) -> int:
             return 1
         raise
     print(f'wrote {args.out}: opset {args.opset}, input (N, 3, {args.shape[0]}, '
-          f'{args.shape[1]}), {len(names)} outputs, FReLU fused: {fused}')
+          f'{args.shape[1]}), {len(names)} outputs, FReLU fused: {fused}, '
+          f'FReLU form: {read_frelu_form(args.out)}')
     if reference is not None:
         reference = revert_sync_bn(reference)
         inputs = [x, torch.randn(args.batch, 3, *args.shape)]

@@ -123,11 +123,14 @@ def prepare_for_export(model: nn.Module, fuse: bool = True) -> Tuple[nn.Module, 
 
 
 def export_onnx(module: nn.Module, example: torch.Tensor, path: str,
-                opset: int = DEFAULT_OPSET, dynamic_batch: bool = False) -> List[str]:
+                opset: int = DEFAULT_OPSET, dynamic_batch: bool = False,
+                frelu_form: str = 'add') -> List[str]:
     """Export ``module(example)`` (a flat tuple of tensors) to ``path``.
 
     Uses the TorchScript-based exporter (``dynamo=False`` on torch >= 2.5; the only one
-    before): it needs no onnxscript.
+    before): it needs no onnxscript. Each fused FReLU is then written in ``frelu_form``
+    (:mod:`frelu_mm.deploy.onnx_frelu_form`); the file's metadata records which
+    (``frelu_mm.deploy.read_frelu_form``).
 
     Args:
         module (nn.Module): e.g. a :class:`TensorForward`; put in eval mode.
@@ -135,12 +138,18 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: str,
         path (str): the ``.onnx`` file to write.
         opset (int): ONNX opset, at least 13.
         dynamic_batch (bool): make the batch dimension dynamic.
+        frelu_form (str): ``'add'`` (default): ``Add(x, Relu(Conv'(x)))``, which ONNX
+            Runtime keeps in its blocked layout; ``'max'``: ``Max(x, Conv(x))`` as
+            the exporter writes it.
 
     Returns:
         list[str]: the output names (``output0``, ``output1``, ...).
     """
+    from ..deploy.onnx_frelu_form import FRELU_FORMS, set_frelu_form
     if opset < 13:
         raise ValueError(f'opset must be >= 13, got {opset}')
+    if frelu_form not in FRELU_FORMS:
+        raise ValueError(f'frelu_form must be one of {FRELU_FORMS}, got {frelu_form!r}')
     # the exporter restores the mode it found afterwards: make that eval, not train
     module.eval()
     with torch.no_grad():
@@ -155,6 +164,7 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: str,
                           output_names=output_names, opset_version=opset,
                           dynamic_axes=dynamic_axes, do_constant_folding=True,
                           **onnx_export_kwargs())
+    set_frelu_form(path, frelu_form)
     return output_names
 
 

@@ -125,3 +125,28 @@ def fused_frelu(m: nn.Module, x: torch.Tensor):
     if ops is None or not _fast:
         return None
     return (ops.fused_frelu_ if inplace else ops.fused_frelu)(x, weight, bias, with_identity)
+
+
+def _alike(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.dtype is _F32 and b.dtype is _F32 and a.is_cpu and b.is_cpu \
+        and a.shape == b.shape and a.stride() == b.stride()
+
+
+def split_ops(t: torch.Tensor, *others: torch.Tensor):
+    """The kernel's ops for the training backward's one-pass gradient split
+    (``frelu_grad_split_``, ``frelu_add_rest_``), or None where they do not apply:
+    tensors not all float32 CPU with ``t``'s sizes and strides (contiguous or
+    channels-last), tracing or
+    compiling, ``FReLU.fused_kernel`` off, or no kernel (the build is tried once).
+
+    Args:
+        t (Tensor): the tensor written.
+        others (Tensor): the tensors read with it.
+    """
+    from .frelu import FReLU
+    if not FReLU.fused_kernel or torch.jit.is_tracing() or is_compiling():
+        return None
+    if not (t.is_contiguous() or t.is_contiguous(memory_format=_CL)) \
+            or not all(_alike(t, o) for o in others):
+        return None
+    return _kernel if _kernel is not None else load_kernel()

@@ -28,6 +28,8 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .fused_kernel import split_ops
+
 
 def lean_norm_ok(norm: nn.Module) -> bool:
     """Whether ``norm`` is a BatchNorm the lean Functions can apply themselves."""
@@ -123,8 +125,12 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
     c = torch.conv2d(x, weight, bias, 1, padding, 1, x.shape[1])
     t = fnorm.recompute(c, gamma, beta)
     # share of the gradient going to T(x): 1 where T wins, 1/2 on ties, else 0,
-    # exactly as torch.maximum splits it.
-    g_t = t.sub_(_base(x, with_identity)).sign_().add_(1).mul_(0.5).mul_(g)
+    # exactly as torch.maximum splits it; one pass in the C++ kernel where it applies
+    ops = split_ops(t, x, g)
+    if ops is not None:
+        g_t = ops.frelu_grad_split_(t, x, g, with_identity)
+    else:
+        g_t = t.sub_(_base(x, with_identity)).sign_().add_(1).mul_(0.5).mul_(g)
     del t
     g_c, g_gamma, g_beta = fnorm.backward(g_t, c, gamma, True, need[3], need[4])
     del c
@@ -132,7 +138,11 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
         g_c, x, weight, None if bias is None else [bias.shape[0]], [1, 1], list(padding),
         [1, 1], False, [0, 0], x.shape[1], [need[0], need[1], need[2] and bias is not None])
     if need[0] and with_identity:
-        g_x = g_x.add_(g_t.neg_().add_(g))  # g - g_t: x's exact share
+        ops = split_ops(g_x, g, g_t)
+        if ops is not None:
+            ops.frelu_add_rest_(g_x, g, g_t)  # g_x + (g - g_t), one pass
+        else:
+            g_x = g_x.add_(g_t.neg_().add_(g))  # g - g_t: x's exact share
     return g_x, g_w, g_b, g_gamma, g_beta
 
 

@@ -413,6 +413,58 @@ at::Tensor fused_frelu_(at::Tensor x, const at::Tensor& weight, const at::Tensor
   return x;
 }
 
+// --- training: the max's gradient split, in one pass each (see lean_frelu.py) ---
+
+void check_alike(const at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat && a.is_cpu() &&
+                  b.is_cpu() && a.sizes() == b.sizes() && a.strides() == b.strides() &&
+                  a.is_non_overlapping_and_dense(),
+              "frelu_mm: float32 CPU tensors of equal sizes and strides, dense, expected");
+}
+
+// The share of g going to t in max(base, t), as torch.maximum's backward splits it:
+// g where t wins, g/2 on ties, 0 where base wins (NaN where t - base is NaN).
+// base = x (with_identity) or 0.
+FRELU_CLONES void grad_split(float* t, const float* x, const float* g, int64_t n,
+                             bool with_identity) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float b = with_identity ? x[i] : 0.f;
+    const float d = t[i] - b;
+    t[i] = d > 0.f ? g[i] : (d == 0.f ? 0.5f * g[i] : (d < 0.f ? 0.f : d));
+  }
+}
+
+// Overwrites t (the recomputed condition) with its gradient share; returns t.
+at::Tensor frelu_grad_split_(at::Tensor t, const at::Tensor& x, const at::Tensor& g,
+                             bool with_identity) {
+  check_alike(t, g);
+  if (with_identity) check_alike(t, x);
+  float* tp = t.data_ptr<float>();
+  const float* xp = with_identity ? x.data_ptr<float>() : nullptr;
+  const float* gp = g.data_ptr<float>();
+  at::parallel_for(0, t.numel(), 16384, [&](int64_t b, int64_t e) {
+    grad_split(tp + b, xp ? xp + b : nullptr, gp + b, e - b, with_identity);
+  });
+  return t;
+}
+
+FRELU_CLONES void add_rest(float* gx, const float* g, const float* gt, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) gx[i] += g[i] - gt[i];
+}
+
+// gx += g - g_t: x's own share of the max's gradient, added to what the conv gave it.
+at::Tensor frelu_add_rest_(at::Tensor gx, const at::Tensor& g, const at::Tensor& gt) {
+  check_alike(gx, g);
+  check_alike(gx, gt);
+  float* xp = gx.data_ptr<float>();
+  const float* gp = g.data_ptr<float>();
+  const float* tp = gt.data_ptr<float>();
+  at::parallel_for(0, gx.numel(), 16384, [&](int64_t b, int64_t e) {
+    add_rest(xp + b, gp + b, tp + b, e - b);
+  });
+  return gx;
+}
+
 // Whether the AVX2+FMA clone runs on this CPU (the baseline one is correct but
 // slower than PyTorch's eager ops).
 bool fast_path() {
@@ -431,4 +483,7 @@ TORCH_LIBRARY(frelu_mm, m) {
         &fused_frelu);
   m.def("fused_frelu_(Tensor(a!) x, Tensor weight, Tensor bias, bool with_identity) -> Tensor(a!)",
         &fused_frelu_);
+  m.def("frelu_grad_split_(Tensor(a!) t, Tensor x, Tensor g, bool with_identity) -> Tensor(a!)",
+        &frelu_grad_split_);
+  m.def("frelu_add_rest_(Tensor(a!) gx, Tensor g, Tensor gt) -> Tensor(a!)", &frelu_add_rest_);
 }

@@ -1,0 +1,56 @@
+"""The benchmark's timed sections, each variant side by side with ReLU in one process.
+
+Every section returns the median seconds of its variants (``interleaved_medians``)
+and the ratios it contributes (ours and the comparison row over the ReLU baseline).
+"""
+from typing import Dict, Tuple
+
+from .timing import interleaved_medians
+from .variants import CL, NCHW, make_inference, make_train
+
+# the ratio each section reports, and its comparison row
+TARGETS = dict(inference=1.03, ort_inference=1.10, train_step=1.15, train_peak_memory=1.05)
+
+
+def relu_baseline(med: Dict[str, float]) -> str:
+    """The fastest ``relu*`` row of ``med``: the baseline of every ratio."""
+    return min((k for k in med if k.startswith('relu')), key=med.get)
+
+
+def pytorch_inference(args) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """ReLU (NCHW, channels-last), naive FReLU (NCHW), ours (fused, channels-last)."""
+    med = interleaved_medians({
+        'relu nchw': make_inference('relu', NCHW, args),
+        'relu channels_last': make_inference('relu', CL, args),
+        'naive FReLU nchw': make_inference('naive', NCHW, args),
+        'ours fused cl': make_inference('ours', CL, args),
+    }, args.repeats, args.warmup)
+    base = med[relu_baseline(med)]
+    return med, {'inference': med['ours fused cl'] / base,
+                 'inference (compare)': med['naive FReLU nchw'] / base}
+
+
+def ort_inference(args, paths: Dict[str, str]) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """ONNX Runtime on the exported files (``onnx_runtime.export_backbones``)."""
+    from .onnx_runtime import ort_runs
+    runs = ort_runs(paths, args.batch, args.size)
+    med = interleaved_medians({f'ort {k}': v for k, v in runs.items()}, args.repeats,
+                              args.warmup)
+    base = med['ort relu']
+    return med, {'ort_inference': med['ort frelu add'] / base,
+                 'ort_inference (compare)': med['ort frelu max'] / base}
+
+
+def train_step(args) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """ReLU (NCHW, channels-last), naive FReLU (NCHW), ours (lean, channels-last)."""
+    med = interleaved_medians({
+        'relu nchw': make_train('relu', NCHW, args),
+        'relu channels_last': make_train('relu', CL, args),
+        'naive FReLU nchw': make_train('naive', NCHW, args),
+        'ours lean cl': make_train('ours', CL, args),
+    }, args.repeats, args.warmup)
+    relu_key = relu_baseline(med)
+    base = med[relu_key]
+    return med, {'train_step': med['ours lean cl'] / base,
+                 'train_step (compare)': med['naive FReLU nchw'] / base,
+                 'relu train nchw faster': float(relu_key == 'relu nchw')}
