@@ -9,6 +9,7 @@ import os.path as osp
 from typing import Any, Optional, Tuple
 
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 import frelu_mm  # noqa: F401  (registers the models; safe checkpoint loading)
 
@@ -56,16 +57,20 @@ def init_for_config(config: str, checkpoint: str, device: str = 'cpu',
                                 f'tools/train.py (e.g. work_dirs/<config>/iter_N.pth)')
     cfg = read_config(config, cfg_options)
     init, _ = _apis(cfg.default_scope)
-    return init(cfg, checkpoint, device=device), cfg.default_scope
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        return init(cfg, checkpoint, device=device), cfg.default_scope
 
 
 def predict(model, scope: str, image: str):
     """The host's data sample (``DetDataSample``, ``SegDataSample``, ``DataSample``)."""
     _, infer = _apis(scope)
-    if scope != 'mmpretrain':
-        result = infer(model, image)
-        return result[0] if isinstance(result, list) else result
-    result = infer(model)(image)[0]  # a dict of scores, label and class: draw a DataSample
+    # mmpretrain's inferencer builds its pipeline in the current default scope, which an
+    # mmdet or mmseg model used before in this process would have left set
+    with DefaultScope.overwrite_default_scope(scope):
+        if scope != 'mmpretrain':
+            result = infer(model, image)
+            return result[0] if isinstance(result, list) else result
+        result = infer(model)(image)[0]  # a dict of scores, label, class: draw a DataSample
     from mmpretrain.structures import DataSample
     return DataSample().set_pred_score(result['pred_scores']).set_pred_label(
         result['pred_label'])
