@@ -4,6 +4,7 @@ Both loading paths run on whichever torch runs the suite: torch's own weights-on
 unpickler (torch >= 2.5) through :func:`load_checkpoint_file`, and the restricted
 unpickler (what torch 2.1-2.4 use) by handing it to ``torch.load`` directly.
 """
+import collections
 import os.path as osp
 import pickle
 
@@ -48,6 +49,8 @@ def runner_like_checkpoint():
             'state_dict': {'w': torch.randn(3, 3)},
             'message_hub': hub.state_dict(),
             'optimizer': {'state': {}, 'param_groups': [{'lr': np.float64(0.1)}]},
+            # MultiStepLR keeps its milestones in a Counter
+            'param_schedulers': [{'milestones': collections.Counter({30: 1, 60: 1})}],
             'rng': np.random.get_state()}
 
 
@@ -75,6 +78,7 @@ def test_runner_checkpoint_loads(tmp_path, loader, zipfile):
     buffer = got['message_hub']['log_scalars']['train/loss']
     assert isinstance(buffer, HistoryBuffer) and buffer.mean() == pytest.approx(0.375)
     assert np.array_equal(got['rng'][1], ckpt['rng'][1])
+    assert got['param_schedulers'][0]['milestones'] == collections.Counter({30: 1, 60: 1})
 
 
 @pytest.mark.parametrize('loader', LOADERS)

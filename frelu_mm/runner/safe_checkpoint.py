@@ -79,7 +79,9 @@ def _numpy_globals():
 def runner_checkpoint_globals():
     """The globals an mmengine runner checkpoint (meta, message hub, optimizer) needs."""
     import codecs
-    return [HistoryBuffer, collections.OrderedDict, collections.defaultdict, codecs.encode,
+    # Counter: the milestones of MultiStepLR's state (torch 2.1's own list lacks it)
+    return [HistoryBuffer, collections.OrderedDict, collections.defaultdict,
+            collections.Counter, codecs.encode,
             (history_buffer_getattr, 'builtins.getattr'), *_numpy_globals()]
 
 
