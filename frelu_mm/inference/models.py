@@ -8,10 +8,10 @@ mmengine's loader, which ``import frelu_mm`` makes weights-only on every torch.
 import os.path as osp
 from typing import Any, Optional, Tuple
 
-from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import frelu_mm  # noqa: F401  (registers the models; safe checkpoint loading)
+from ..runner import load_config
 
 # scope -> (module, init function, inference function)
 TASK_APIS = {
@@ -21,25 +21,6 @@ TASK_APIS = {
     # refuses any model built from a config (its own too): its inferencer class is the API
     'mmpretrain': ('mmpretrain.apis', 'init_model', 'ImageClassificationInferencer'),
 }
-
-
-def read_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """The config with ``cfg_options`` merged, checked to be one of the three toolkits'.
-
-    Raises:
-        FileNotFoundError, ValueError: no such config, or a toolkit we do not drive.
-    """
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config {config!r} not found; pass the config the checkpoint '
-                                f'was trained with (tools/train.py copies it into the work dir)')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope')
-    if scope not in TASK_APIS:
-        raise ValueError(f'config {config!r} has default_scope={scope!r}; image_demo draws '
-                         f'mmdet, mmseg and mmpretrain models ({sorted(TASK_APIS)})')
-    return cfg
 
 
 def _apis(scope: str):
@@ -55,7 +36,7 @@ def init_for_config(config: str, checkpoint: str, device: str = 'cpu',
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} not found; pass a .pth written by '
                                 f'tools/train.py (e.g. work_dirs/<config>/iter_N.pth)')
-    cfg = read_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)  # checks the file and the toolkit
     init, _ = _apis(cfg.default_scope)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         return init(cfg, checkpoint, device=device), cfg.default_scope
