@@ -333,11 +333,13 @@ class _SplitSpy:
 
 @pytest.mark.parametrize('kernel', [1, 3, 5, 7])
 @pytest.mark.parametrize('identity', [True, False])
-@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format])
 @pytest.mark.parametrize('train', [True, False])
 def test_lean_kernel_split_float32_equals_plain(kernel, identity, memory_format, train,
                                                 monkeypatch):
-    """float32: the one-pass C++ gradient split gives autograd's gradients (plain graph)."""
+    """float32: the one-pass C++ gradient split gives autograd's gradients (plain graph).
+    (Channels-last float32 with a norm takes the whole-condition C++ path instead:
+    ``test_fused_kernel.test_lean_kernel_path_equals_float64_plain``.)"""
     from frelu_mm.layers import fused_kernel
     fused_kernel.load_kernel(raise_errors=True)
     spy = _SplitSpy(monkeypatch)
@@ -359,8 +361,20 @@ def test_lean_kernel_split_float32_equals_plain(kernel, identity, memory_format,
     assert spy.calls == ([3, 3] if identity else [3])  # split, then x's share
     (y1, g1), (y2, g2) = results
     torch.testing.assert_close(y1, y2, rtol=0, atol=0)
-    for a, b in zip(g1, g2):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # against the plain graph in float64: ours within 2e-6 of the gradient's scale, or
+    # no further off than 4x the plain float32 graph (k = 1 with a norm in train mode:
+    # BN(w x + b) does not depend on w > 0 or b, their exact gradients are zero and
+    # both float32 results are rounding noise, summed in different orders)
+    m64 = m.double()
+    m64.load_state_dict(state)
+    m64.lean_backward = False
+    x64 = x.double().requires_grad_()
+    g64 = torch.autograd.grad(m64(x64), [x64] + list(m64.parameters()), up.double())
+    for a, b, ref in zip(g1, g2, g64):
+        err_ours = (a.double() - ref).abs().max().item()
+        err_plain = (b.double() - ref).abs().max().item()
+        bound = 2e-6 * max(1.0, ref.abs().max().item())
+        assert err_ours <= max(bound, 4 * err_plain), (err_ours, err_plain, bound)
 
 
 def test_lean_kernel_split_ties_float32(monkeypatch):

@@ -206,3 +206,162 @@ def test_tracing_and_onnx_keep_plain_ops(monkeypatch, tmp_path):
         ops = {node.op_type for node in onnx.load(path).graph.node}
         assert want <= ops and not any('frelu' in op.lower() for op in ops), ops
     assert during_export == [0, 0]
+
+
+def _aten_dwconv_backward(g, x, w):
+    k, c = w.shape[-1], x.shape[1]
+    return torch.ops.aten.convolution_backward(g, x, w, [c], [1, 1], [k // 2] * 2, [1, 1],
+                                               False, [0, 0], c, [True, True, True])
+
+
+@pytest.mark.parametrize('k', [1, 3, 5, 7, 9])
+@pytest.mark.parametrize('shape', [(2, 13, 9, 7), (1, 40, 3, 2), (3, 8, 1, 12), (2, 64, 17, 30)])
+@pytest.mark.parametrize('threads', [1, 2])
+def test_dwconv_backward_kernels_equal_aten(kernel, k, shape, threads):
+    """The depthwise conv's input and weight/bias gradients (stride 1, padding k // 2)
+    equal aten's convolution_backward, computed in float64: channel tails (13, 40),
+    images narrower or lower than the kernel, long rows (prefetch), 1 and 2 threads."""
+    g = torch.Generator().manual_seed(k * 7 + shape[1])
+    x = torch.randn(shape, generator=g).contiguous(memory_format=CL)
+    gy = torch.randn(shape, generator=g).contiguous(memory_format=CL)
+    w = torch.randn(shape[1], 1, k, k, generator=g)
+    ref_x, ref_w, ref_b = _aten_dwconv_backward(gy.double(), x.double(), w.double())
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gx = kernel.dwconv_input_grad(gy, w)
+        sums = kernel.dwconv_weight_grad(gy, x, k)
+    finally:
+        torch.set_num_threads(before)
+    assert gx.is_contiguous(memory_format=CL) and sums.shape == (shape[1], k * k + 1)
+    torch.testing.assert_close(gx.double(), ref_x, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(sums[:, :-1].reshape(w.shape).double(), ref_w, rtol=1e-5,
+                               atol=1e-4)
+    torch.testing.assert_close(sums[:, -1].double(), ref_b, rtol=1e-5, atol=1e-4)
+
+
+def test_lean_path_uses_the_dwconv_kernels_in_channels_last(monkeypatch):
+    """A channels-last float32 training step runs its depthwise conv (forward, recompute,
+    backward) in the kernels and gives the plain graph's gradients; NCHW keeps aten's."""
+    from frelu_mm.layers import lean_frelu
+    used = []
+    real = lean_frelu.dwconv_ops
+
+    def spy(*a):
+        ops = real(*a)
+        used.append(ops is not None)
+        return ops
+    monkeypatch.setattr(lean_frelu, "dwconv_ops", spy)
+    for fmt, expected in ((CL, True), (torch.contiguous_format, False)):
+        used.clear()
+        m = randomise(FReLU(24, kernel_size=3)).train().to(memory_format=fmt)
+        x = torch.randn(2, 24, 11, 10).contiguous(memory_format=fmt)
+        up = torch.randn_like(x)
+        grads = []
+        for lean in (True, False):
+            m.lean_backward = lean
+            xi = x.clone().requires_grad_()
+            grads.append(torch.autograd.grad(m(xi), [xi] + list(m.parameters()), up))
+        assert used and all(u == expected for u in used), used
+        for a, b in zip(*grads):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('k', [1, 3, 5, 7])
+@pytest.mark.parametrize('channels', [16, 13])
+@pytest.mark.parametrize('identity,bias', [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize('mode', ['train', 'eval', 'cumulative'])
+def test_lean_kernel_path_equals_float64_plain(k, channels, identity, bias, mode, monkeypatch):
+    """float32 channels-last training through the C++ path (conv, moments, norm+max,
+    split with the norm's sums, norm backward, conv backward) against the plain graph
+    in float64: output, every gradient, and the running statistics (momentum 0.1, or
+    None: the cumulative average) and num_batches_tracked."""
+    from frelu_mm.layers import lean_frelu
+    split_calls = []
+    real = lean_frelu._kernel_backward
+
+    def spy(ops, *a):
+        split_calls.append(1)
+        return real(ops, *a)
+    monkeypatch.setattr(lean_frelu, '_kernel_backward', spy)
+    m = randomise(FReLU(channels, kernel_size=k, with_identity=identity, bias=bias), seed=k)
+    if mode == 'cumulative':
+        m.norm.momentum = None
+    m.train(mode != 'eval')
+    ref = FReLU(channels, kernel_size=k, with_identity=identity, bias=bias).double()
+    ref.load_state_dict(m.state_dict())
+    ref.train(mode != 'eval')
+    ref.lean_backward = False
+    if mode == 'cumulative':
+        ref.norm.momentum = None
+    m = m.to(memory_format=CL)
+    g = torch.Generator().manual_seed(channels + k)
+    x = torch.randn(2, channels, 9, 11, generator=g) * 2 + 0.5
+    up = torch.randn(x.shape, generator=g)
+    plain = FReLU(channels, kernel_size=k, with_identity=identity, bias=bias)
+    plain.load_state_dict(ref.state_dict())
+    plain.train(mode != 'eval')
+    plain.lean_backward = False
+    if mode == 'cumulative':
+        plain.norm.momentum = None
+    for _ in range(2):  # two steps: the running statistics move twice
+        xi = x.contiguous(memory_format=CL).requires_grad_()
+        y = m(xi)
+        grads = torch.autograd.grad(y, [xi] + list(m.parameters()), up.contiguous(memory_format=CL))
+        xp = x.clone().requires_grad_()
+        grads32 = torch.autograd.grad(plain(xp), [xp] + list(plain.parameters()), up)
+        x64 = x.double().requires_grad_()
+        y64 = ref(x64)
+        grads64 = torch.autograd.grad(y64, [x64] + list(ref.parameters()), up.double())
+        torch.testing.assert_close(y.double(), y64, rtol=1e-5, atol=1e-5)
+        # within 2e-5 of the scale, or no further off than 4x the plain float32 graph
+        # (k = 1 in train mode: the conv weight's gradient comes from eps alone)
+        for a, b, ref_b in zip(grads, grads32, grads64):
+            err_ours = (a.double() - ref_b).abs().max().item()
+            err_plain = (b.double() - ref_b).abs().max().item()
+            bound = 2e-5 * max(1.0, ref_b.abs().max().item())
+            assert err_ours <= max(bound, 4 * err_plain), (err_ours, err_plain, bound)
+        for key, v in ref.state_dict().items():
+            torch.testing.assert_close(m.state_dict()[key].to(v.dtype), v, rtol=1e-5, atol=1e-6)
+    assert len(split_calls) == 2
+
+
+def test_kernel_norm_mask_is_the_forwards(kernel):
+    """The backward's split recomputes t = c * scale + shift bit for bit: wherever the
+    forward's max took x (y == x, t < x) the share is 0, wherever it took t > x it is
+    all of g, on ties half."""
+    g = torch.Generator().manual_seed(5)
+    shape = (2, 21, 13, 17)
+    scale, shift = torch.rand(21, generator=g) + 0.5, torch.randn(21, generator=g) * 0.1
+    c = torch.randn(shape, generator=g)
+    x = torch.randn(shape, generator=g)
+    c[:, :, ::3] = 0.0  # ties: t = 0 * scale + shift == x exactly
+    x[:, :, ::3] = shift.view(1, -1, 1, 1)
+    c, x = c.contiguous(memory_format=CL), x.contiguous(memory_format=CL)
+    y = kernel.frelu_affine_max_(c.clone(), x, scale, shift, True)
+    ones = torch.ones(shape).contiguous(memory_format=CL)
+    center = torch.randn(21, generator=g)
+    share, sums = kernel.frelu_bn_split(c, x, ones, scale, shift, center, True)
+    took_t = y != x
+    assert torch.all(share[took_t] == 1.0)
+    assert torch.all(share[~took_t] != 1.0)  # 0, or 0.5 where t == x exactly
+    t = c * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1)
+    torch.testing.assert_close(sums[0], share.double().sum((0, 2, 3)), rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(
+        sums[1], (share.double() * (c.double() - center.double().view(1, -1, 1, 1))).sum((0, 2, 3)),
+        rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(y, torch.maximum(x, t), rtol=1e-6, atol=1e-6)
+    assert torch.all(share[:, :, ::3] == 0.5)
+
+
+def test_channel_moments_far_from_zero(kernel):
+    """The moments are shifted by each channel's first value: a mean of 1000 and a
+    standard deviation of 0.01 still give the variance to float64's reference."""
+    g = torch.Generator().manual_seed(2)
+    c = (torch.randn(2, 19, 15, 12, generator=g) * 0.01 + 1000).contiguous(memory_format=CL)
+    k, s1, s2 = kernel.channel_moments(c)
+    m = c.numel() // 19
+    mean, var = k + s1 / m, s2 / m - (s1 / m) ** 2
+    ref = c.double()
+    torch.testing.assert_close(mean, ref.mean((0, 2, 3)), rtol=1e-12, atol=1e-9)
+    torch.testing.assert_close(var, ref.var((0, 2, 3), unbiased=False), rtol=1e-5, atol=0)

@@ -150,3 +150,33 @@ def split_ops(t: torch.Tensor, *others: torch.Tensor):
             or not all(_alike(t, o) for o in others):
         return None
     return _kernel if _kernel is not None else load_kernel()
+
+
+def dwconv_ops(x: torch.Tensor, weight: torch.Tensor, bias, padding, *others: torch.Tensor):
+    """The kernel's ops for the lean training path's depthwise conv, forward
+    (``dwconv``) and backward (``dwconv_input_grad``, ``dwconv_weight_grad``), or None
+    where they do not apply: ``x`` (and ``others``) not float32 channels-last CPU
+    tensors of one size, a weight that is not float32 ``(C, 1, k, k)`` with odd ``k``
+    and padding ``k // 2`` (bias float32 or None), tracing or compiling,
+    ``FReLU.fused_kernel`` off, or no fast (AVX2+FMA) build here.
+
+    Args:
+        x (Tensor): the conv's input.
+        weight (Tensor): the conv's weight.
+        bias (Tensor | None): the conv's bias.
+        padding (tuple): the conv's padding.
+        others (Tensor): more tensors read with ``x`` (e.g. its output's gradient).
+    """
+    from .frelu import FReLU
+    if not FReLU.fused_kernel or torch.jit.is_tracing() or is_compiling():
+        return None
+    k = weight.shape[-1]
+    if not (x.dtype is _F32 and x.is_cpu and x.dim() == 4
+            and x.is_contiguous(memory_format=_CL) and all(_alike(x, o) for o in others)
+            and weight.dtype is _F32 and weight.is_cpu
+            and tuple(weight.shape) == (x.shape[1], 1, k, k) and k % 2 == 1
+            and k <= MAX_KERNEL and tuple(padding) == (k // 2, k // 2)
+            and (bias is None or (bias.dtype is _F32 and bias.is_cpu))):
+        return None
+    ops = _kernel if _kernel is not None else load_kernel()
+    return ops if ops is not None and _fast else None

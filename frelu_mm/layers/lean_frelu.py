@@ -28,7 +28,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .fused_kernel import split_ops
+from .fused_kernel import dwconv_ops, split_ops
 
 
 def lean_norm_ok(norm: nn.Module) -> bool:
@@ -98,6 +98,45 @@ class _AppliedNorm:
         return torch.ops.aten.native_batch_norm(c, gamma, beta, self.mean, self.var,
                                                 self.use_batch, 0.0, self.eps)[0]
 
+    def forward_affine(self, c, gamma, beta, ops):
+        """The C++ kernels' form of ``forward`` (``c`` float32 channels-last): the
+        float32 ``(scale, shift)`` with ``norm(c) = c * scale + shift``, from the
+        per-channel moments of ``c`` (batch mode; running statistics updated once as
+        ``native_batch_norm`` does) or the running statistics. Kept for the backward."""
+        if self.use_batch:
+            m = c.numel() // c.shape[1]
+            shift, s1, s2 = ops.channel_moments(c)  # float64: K, sums of c - K, (c - K)^2
+            mean = shift + s1 / m
+            var = (s2 / m - (s1 / m) ** 2).clamp_min(0)
+            if self.running is not None:
+                r_mean, r_var = self.running
+                f = self.factor
+                r_mean.mul_(1 - f).add_(mean.to(r_mean.dtype), alpha=f)
+                r_var.mul_(1 - f).add_((var * (m / max(m - 1, 1))).to(r_var.dtype), alpha=f)
+        else:
+            mean, var = self.mean.double(), self.var.double()
+        self.running = None
+        invstd = (var + self.eps).rsqrt()
+        self.k_mean, self.k_invstd, self.center = mean, invstd, mean.float()
+        scale = gamma.double() * invstd
+        self.scale, self.shift = scale.float(), (beta.double() - mean * scale).float()
+        return self.scale, self.shift
+
+    def backward_coefficients(self, sums, gamma, m):
+        """From the C++ split's per-channel sums of ``g_t`` and ``g_t * (c - center)``
+        (float64): ``(a, b, d, g_gamma, g_beta)``, the input gradient being
+        ``a g_t + b c + d``."""
+        mean, invstd = self.k_mean, self.k_invstd
+        g_beta = sums[0]
+        g_gamma = invstd * (sums[1] - (mean - self.center.double()) * g_beta)
+        a = gamma.double() * invstd
+        if self.use_batch:  # the batch statistics depend on c too
+            b = -a * invstd * g_gamma / m
+            d = -a * g_beta / m - b * mean
+        else:
+            b = d = torch.zeros_like(a)
+        return a.float(), b.float(), d.float(), g_gamma.float(), g_beta.float()
+
     def backward(self, g, c, gamma, need_input, need_gamma, need_beta):
         """Gradients of input, gamma and beta (None where not needed)."""
         if not self.present:
@@ -111,18 +150,68 @@ def _base(x, with_identity):
     return x if with_identity else torch.zeros((), dtype=x.dtype, device=x.device)
 
 
+def _kernel_norm_ops(x, weight, bias, fnorm, padding, *others):
+    """The C++ ops for the whole condition (conv, norm, max) where a norm is present and
+    the conv's kernels apply, else None."""
+    return dwconv_ops(x, weight, bias, padding, *others) if fnorm.present else None
+
+
+def _bias(weight, bias):
+    return bias if bias is not None else weight.new_zeros(weight.shape[0])
+
+
 def _frelu_forward(x, weight, bias, fnorm, gamma, beta, padding, with_identity):
     """``max(base, T(x))`` into T's fresh buffer (no autograd here)."""
-    t = fnorm.forward(torch.conv2d(x, weight, bias, 1, padding, 1, x.shape[1]), gamma, beta)
+    ops = _kernel_norm_ops(x, weight, bias, fnorm, padding)
+    if ops is not None:  # conv; moments; norm and max in one pass over the conv's output
+        c = ops.dwconv(x, weight, _bias(weight, bias))
+        scale, shift = fnorm.forward_affine(c, gamma, beta, ops)
+        return ops.frelu_affine_max_(c, x, scale, shift, with_identity)
+    t = fnorm.forward(_dwconv(x, weight, bias, padding), gamma, beta)
     if torch.jit.is_tracing():  # ONNX export traces this: no out= there
         return torch.maximum(_base(x, with_identity), t)
     return torch.maximum(_base(x, with_identity), t, out=t)
 
 
+def _dwconv(x, weight, bias, padding):
+    """The depthwise conv of FReLU's condition: the C++ row kernel where it applies
+    (``dwconv_ops``), else ``conv2d``. The forward and the backward's recompute take
+    the same path, so the recompute is bit-identical."""
+    ops = dwconv_ops(x, weight, bias, padding)
+    if ops is None:
+        return torch.conv2d(x, weight, bias, 1, padding, 1, x.shape[1])
+    return ops.dwconv(x, weight, bias if bias is not None else weight.new_zeros(x.shape[1]))
+
+
+def _dwconv_backward(g_c, x, weight, bias, padding, need):
+    """Gradients of the depthwise conv's (input, weight, bias) from its output's
+    ``g_c``: the C++ kernels where they apply (``dwconv_backward_ops``), else aten's."""
+    need_b = need[2] and bias is not None
+    ops = dwconv_ops(x, weight, bias, padding, g_c)
+    if ops is None:
+        return torch.ops.aten.convolution_backward(
+            g_c, x, weight, None if bias is None else [bias.shape[0]], [1, 1],
+            list(padding), [1, 1], False, [0, 0], x.shape[1], [need[0], need[1], need_b])
+    g_x = ops.dwconv_input_grad(g_c, weight) if need[0] else None
+    g_w = g_b = None
+    if need[1] or need_b:
+        k = weight.shape[-1]
+        sums = ops.dwconv_weight_grad(g_c, x, k)
+        g_w = sums[:, :-1].reshape(weight.shape) if need[1] else None
+        g_b = sums[:, -1].contiguous() if need_b else None
+    return g_x, g_w, g_b
+
+
 def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identity, need):
     """Gradients of (x, weight, bias, gamma, beta) from the output gradient ``g``,
     recomputing ``T(x)``; ``need``: which of them are needed."""
-    c = torch.conv2d(x, weight, bias, 1, padding, 1, x.shape[1])
+    if g.stride() != x.stride() and g.shape == x.shape:
+        g = torch.empty_like(x).copy_(g)  # e.g. mean's expanded gradient: x's layout
+    ops = _kernel_norm_ops(x, weight, bias, fnorm, padding, g)
+    if ops is not None:
+        return _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding,
+                                with_identity, need)
+    c = _dwconv(x, weight, bias, padding)
     t = fnorm.recompute(c, gamma, beta)
     # share of the gradient going to T(x): 1 where T wins, 1/2 on ties, else 0,
     # exactly as torch.maximum splits it; one pass in the C++ kernel where it applies
@@ -134,9 +223,7 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
     del t
     g_c, g_gamma, g_beta = fnorm.backward(g_t, c, gamma, True, need[3], need[4])
     del c
-    g_x, g_w, g_b = torch.ops.aten.convolution_backward(
-        g_c, x, weight, None if bias is None else [bias.shape[0]], [1, 1], list(padding),
-        [1, 1], False, [0, 0], x.shape[1], [need[0], need[1], need[2] and bias is not None])
+    g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need)
     if need[0] and with_identity:
         ops = split_ops(g_x, g, g_t)
         if ops is not None:
@@ -144,6 +231,23 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
         else:
             g_x = g_x.add_(g_t.neg_().add_(g))  # g - g_t: x's exact share
     return g_x, g_w, g_b, g_gamma, g_beta
+
+
+def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identity, need):
+    """``_frelu_backward`` in the C++ kernels: the conv recomputed (the forward's
+    kernel), the max's split with the norm's sums in one pass, the norm's input
+    gradient over the conv's output, the conv's backward, x's own share."""
+    c = ops.dwconv(x, weight, _bias(weight, bias))
+    g_t, sums = ops.frelu_bn_split(c, x, g, fnorm.scale, fnorm.shift, fnorm.center,
+                                   with_identity)
+    a, b, d, g_gamma, g_beta = fnorm.backward_coefficients(sums, gamma, c.numel() // c.shape[1])
+    g_c = ops.frelu_bn_grad_(c, g_t, a, b, d)
+    g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need)
+    del c, g_c
+    if need[0] and with_identity:
+        ops.frelu_add_rest_(g_x, g, g_t)  # g_x + (g - g_t), one pass
+    return (g_x, g_w, g_b, g_gamma.to(gamma.dtype) if need[3] else None,
+            g_beta.to(gamma.dtype) if need[4] else None)
 
 
 class _LeanFReLU(torch.autograd.Function):

@@ -12,6 +12,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/flip.h>
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 #include <algorithm>
@@ -34,10 +35,16 @@ constexpr int STRIP_V = 2;
 #define FRELU_CLONES
 #endif
 
+// What a row writes from the conv's t = dwconv(x) + b at each pixel: FReLU's
+// max(x, t) or max(0, t), or t itself (the depthwise conv alone: the training
+// backward's input gradient, a conv of the output gradient with the flipped kernel)
+enum Mode { kMaxZero = 0, kMaxX = 1, kPlain = 2 };
+
 // max(x, t) as x > t ? x : t (one maxps). It propagates NaN like torch.maximum because
 // t = dwconv(x) + b is NaN wherever x is (the centre tap multiplies x).
-__attribute__((always_inline)) inline float combine(float x, float t, bool identity) {
-  if (!identity) x = 0.f;
+__attribute__((always_inline)) inline float combine(float x, float t, int mode) {
+  if (mode == kPlain) return t;
+  if (mode == kMaxZero) x = 0.f;
   return x > t ? x : t;
 }
 
@@ -45,8 +52,9 @@ __attribute__((always_inline)) inline float combine(float x, float t, bool ident
 // in the AVX2 clone. aligned(4): loads and stores need no alignment.
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
-__attribute__((always_inline)) inline v8 combine8(v8 x, v8 t, bool identity) {
-  if (!identity) x = v8{};
+__attribute__((always_inline)) inline v8 combine8(v8 x, v8 t, int mode) {
+  if (mode == kPlain) return t;
+  if (mode == kMaxZero) x = v8{};
   return x > t ? x : t;
 }
 
@@ -76,19 +84,19 @@ struct Window {
 
 // The centre pixel's inputs x (V * 8 channels from c of pixel w): saved if in place,
 // then combined with the accumulators into the output
-template <int V, bool ID>
+template <int V, int M>
 __attribute__((always_inline)) inline void finish(
     const Window& win, int p, float* yo, int64_t c, int64_t C, int64_t w, const v8* acc) {
   v8 x[V];
   for (int j = 0; j < V; ++j) x[j] = *(const v8*)(win.rp[p] + w * C + c + 8 * j);
   if (win.save)
     for (int j = 0; j < V; ++j) *(v8*)(win.save + w * C + c + 8 * j) = x[j];
-  for (int j = 0; j < V; ++j) *(v8*)(yo + c + 8 * j) = combine8(x[j], acc[j], ID);
+  for (int j = 0; j < V; ++j) *(v8*)(yo + c + 8 * j) = combine8(x[j], acc[j], M);
 }
 
 // B = V * 8 channels from c at a pixel w whose window may cross the left or right
 // border (taps dx0 .. dx1 inside): accumulators stay in registers over the taps
-template <int V, bool ID>
+template <int V, int M>
 __attribute__((always_inline)) inline void block(
     const Window& win, const float* wt, const float* b, float* yo, int64_t c,
     int64_t C, int64_t w, int p, int k, int dx0, int dx1) {
@@ -102,12 +110,12 @@ __attribute__((always_inline)) inline void block(
       for (int j = 0; j < V; ++j) acc[j] += *(const v8*)(wi + 8 * j) * *(const v8*)(xi + 8 * j);
     }
   }
-  finish<V, ID>(win, p, yo, c, C, w, acc);
+  finish<V, M>(win, p, yo, c, C, w, acc);
 }
 
 // The same with K known at compile time: the taps unroll into straight-line code.
 // EDGE: the window may cross the left or right border, whose columns read zeros.
-template <int K, int V, bool ID, bool EDGE>
+template <int K, int V, int M, bool EDGE>
 __attribute__((always_inline)) inline void block_inner(
     const Window& win, const float* wt, const float* b, float* yo, int64_t c,
     int64_t C, int64_t w) {
@@ -126,14 +134,14 @@ __attribute__((always_inline)) inline void block_inner(
         acc[j] += *(const v8*)(wi + dx * CB + 8 * j) * *(const v8*)(xi + 8 * j);
     }
   }
-  finish<V, ID>(win, P, yo, c, C, w, acc);
+  finish<V, M>(win, P, yo, c, C, w, acc);
 }
 
 // T neighbouring inner pixels w0 .. w0 + T - 1 at once, V * 8 channels from c: each
 // input vector loaded serves up to K of the T outputs, and the K weights of a window
 // row stay in registers over the strip (fewer loads per multiply-add, and T * V
 // independent accumulator chains to hide the FMA latency)
-template <int K, int T, int V, bool ID, bool PF>
+template <int K, int T, int V, int M, bool PF>
 __attribute__((always_inline)) inline void strip_inner(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t c,
     int64_t C, int64_t w0) {
@@ -167,11 +175,11 @@ __attribute__((always_inline)) inline void strip_inner(
       }
     }
   }
-  for (int t = 0; t < T; ++t) finish<V, ID>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t]);
+  for (int t = 0; t < T; ++t) finish<V, M>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t]);
 }
 
 // one channel (the tail when C is not a multiple of 8)
-template <bool ID>
+template <int M>
 __attribute__((always_inline)) inline void block1(
     const Window& win, const float* wt, const float* b, float* yo, int64_t c,
     int64_t C, int64_t w, int p, int k, int dx0, int dx1) {
@@ -183,23 +191,23 @@ __attribute__((always_inline)) inline void block1(
     }
   const float x = win.rp[p][w * C + c];
   if (win.save) win.save[w * C + c] = x;
-  yo[c] = combine(x, acc, ID);
+  yo[c] = combine(x, acc, M);
 }
 
 // The channels of pixel w in unrolled blocks (CB, then 8); returns the first channel
 // left over (C % 8 of them)
-template <int K, bool ID, bool EDGE>
+template <int K, int M, bool EDGE>
 __attribute__((always_inline)) inline int64_t unrolled_blocks(
     const Window& win, const float* wt, const float* b, float* yo, int64_t C, int64_t w) {
   int64_t c = 0;
-  for (; c + CB <= C; c += CB) block_inner<K, CB / 8, ID, EDGE>(win, wt, b, yo, c, C, w);
-  for (; c + 8 <= C; c += 8) block_inner<K, 1, ID, EDGE>(win, wt, b, yo, c, C, w);
+  for (; c + CB <= C; c += CB) block_inner<K, CB / 8, M, EDGE>(win, wt, b, yo, c, C, w);
+  for (; c + 8 <= C; c += 8) block_inner<K, 1, M, EDGE>(win, wt, b, yo, c, C, w);
   return c;
 }
 
 // Output pixel w of a row, all its channels, in blocks of CB; K: the kernel size if
 // known at compile time, else 0 (k at run time)
-template <int K, bool ID>
+template <int K, int M>
 __attribute__((always_inline)) inline void pixel(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
     int64_t C, int k, int64_t w) {
@@ -207,21 +215,21 @@ __attribute__((always_inline)) inline void pixel(
   float* yo = yrow + w * C;
   int64_t c = 0;
   if (K > 0)
-    c = w >= p && w + p < W ? unrolled_blocks<K, ID, false>(win, wt, b, yo, C, w)
-                            : unrolled_blocks<K, ID, true>(win, wt, b, yo, C, w);
+    c = w >= p && w + p < W ? unrolled_blocks<K, M, false>(win, wt, b, yo, C, w)
+                            : unrolled_blocks<K, M, true>(win, wt, b, yo, C, w);
   // no std::max / std::min here: they would not inline into the AVX2 clone
   const int dx0 = w < p ? (int)(p - w) : 0;
   const int dx1 = W + p - w < k ? (int)(W + p - w) : k;
-  for (; c + CB <= C; c += CB) block<CB / 8, ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
-  for (; c + 8 <= C; c += 8) block<1, ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
-  for (; c < C; ++c) block1<ID>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
+  for (; c + CB <= C; c += CB) block<CB / 8, M>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
+  for (; c + 8 <= C; c += 8) block<1, M>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
+  for (; c < C; ++c) block1<M>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
 }
 
 // One output row from its input window (see above) into yrow. With K known and C a
 // multiple of the strip's channels: the border pixels one by one, the inner ones in
 // strips of T pixels, each strip channel block by channel block (T streams of
 // contiguous channels). Otherwise pixel by pixel.
-template <int K, bool ID>
+template <int K, int M>
 __attribute__((always_inline)) inline void row_impl(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
     int64_t C, int k) {
@@ -229,45 +237,46 @@ __attribute__((always_inline)) inline void row_impl(
   const int p = k / 2;
   int64_t w = 0;
   if (K > 0 && C % (8 * SV) == 0) {
-    for (; w < p && w < W; ++w) pixel<K, ID>(win, wt, b, yrow, W, C, k, w);
+    for (; w < p && w < W; ++w) pixel<K, M>(win, wt, b, yrow, W, C, k, w);
     for (; w + T - 1 + p < W; w += T)
       if (win.prefetch)
         for (int64_t c = 0; c < C; c += 8 * SV)
-          strip_inner<K, T, SV, ID, true>(win, wt, b, yrow, c, C, w);
+          strip_inner<K, T, SV, M, true>(win, wt, b, yrow, c, C, w);
       else
         for (int64_t c = 0; c < C; c += 8 * SV)
-          strip_inner<K, T, SV, ID, false>(win, wt, b, yrow, c, C, w);
+          strip_inner<K, T, SV, M, false>(win, wt, b, yrow, c, C, w);
   }
-  for (; w < W; ++w) pixel<K, ID>(win, wt, b, yrow, W, C, k, w);
+  for (; w < W; ++w) pixel<K, M>(win, wt, b, yrow, W, C, k, w);
 }
 
-template <bool ID>
+template <int M>
 __attribute__((always_inline)) inline void row_k(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W, int64_t C,
     int k) {
   switch (k) {
-    case 1: return row_impl<1, ID>(win, wt, b, yrow, W, C, k);
-    case 3: return row_impl<3, ID>(win, wt, b, yrow, W, C, k);
-    case 5: return row_impl<5, ID>(win, wt, b, yrow, W, C, k);
-    case 7: return row_impl<7, ID>(win, wt, b, yrow, W, C, k);
-    default: return row_impl<0, ID>(win, wt, b, yrow, W, C, k);
+    case 1: return row_impl<1, M>(win, wt, b, yrow, W, C, k);
+    case 3: return row_impl<3, M>(win, wt, b, yrow, W, C, k);
+    case 5: return row_impl<5, M>(win, wt, b, yrow, W, C, k);
+    case 7: return row_impl<7, M>(win, wt, b, yrow, W, C, k);
+    default: return row_impl<0, M>(win, wt, b, yrow, W, C, k);
   }
 }
 
 FRELU_CLONES
 void row(const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
-         int64_t C, int k, bool identity) {
-  if (identity)
-    row_k<true>(win, wt, b, yrow, W, C, k);
-  else
-    row_k<false>(win, wt, b, yrow, W, C, k);
+         int64_t C, int k, int mode) {
+  switch (mode) {
+    case kMaxX: return row_k<kMaxX>(win, wt, b, yrow, W, C, k);
+    case kMaxZero: return row_k<kMaxZero>(win, wt, b, yrow, W, C, k);
+    default: return row_k<kPlain>(win, wt, b, yrow, W, C, k);
+  }
 }
 
 inline bool inside(int64_t h, int64_t H) { return h >= 0 && h < H; }
 
 // Output rows [r0, r1) of the (N * H) rows into y (out of place).
 void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t H,
-              int64_t W, int64_t C, int k, bool identity, int64_t r0, int64_t r1,
+              int64_t W, int64_t C, int k, int mode, int64_t r0, int64_t r1,
               const float* zeros, bool prefetch) {
   const int p = k / 2;
   const int64_t rs = W * C;
@@ -277,7 +286,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
     for (int dy = 0; dy < k; ++dy)
       win.rp[dy] = inside(h + dy - p, H) ? x + (r + dy - p) * rs : zeros;
     win.left = win.rp[p];
-    row(win, wt, b, y + r * rs, W, C, k, identity);
+    row(win, wt, b, y + r * rs, W, C, k, mode);
   }
 }
 
@@ -287,7 +296,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
 // neighbouring chunks (which other threads overwrite) were copied into `before` /
 // `after` beforehand.
 void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
-                  int64_t W, int64_t C, int k, bool identity, int64_t r0, int64_t r1,
+                  int64_t W, int64_t C, int k, int mode, int64_t r0, int64_t r1,
                   const float* before, const float* after, float* ring, const float* zeros,
                   bool prefetch) {
   const int p = k / 2;
@@ -310,16 +319,16 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
     }
     win.save = ring + (r % (p + 1)) * rs;
     win.left = win.save;
-    row(win, wt, b, x + r * rs, W, C, k, identity);
+    row(win, wt, b, x + r * rs, W, C, k, mode);
   }
 }
 
 }  // namespace
 
 // x: (N, C, H, W) float32, channels-last contiguous; weight: (C, 1, k, k); bias: (C).
-// Writes into y, which is x itself when in place.
-void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                      bool with_identity, const at::Tensor& y) {
+// Writes into y (what `mode` says), which is x itself when in place.
+void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                      int mode, const at::Tensor& y) {
   TORCH_CHECK(x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu(),
               "fused_frelu: x must be a 4-d float32 CPU tensor");
   TORCH_CHECK(x.is_contiguous(at::MemoryFormat::ChannelsLast),
@@ -357,7 +366,7 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
     // grain: about 32k outputs per task
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, rs));
     at::parallel_for(0, R, grain, [&](int64_t r0, int64_t r1) {
-      rows_out(xp, wp, bp, yp, H, W, C, (int)k, with_identity, r0, r1, zeros, prefetch);
+      rows_out(xp, wp, bp, yp, H, W, C, (int)k, mode, r0, r1, zeros, prefetch);
     });
     return;
   }
@@ -393,7 +402,7 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
       int64_t r0, r1;
       bounds(i, &r0, &r1);
       const float* before = sp + i * slot;
-      rows_inplace(xp, wp, bp, H, W, C, (int)k, with_identity, r0, r1, before,
+      rows_inplace(xp, wp, bp, H, W, C, (int)k, mode, r0, r1, before,
                    before + p * rs, sp + i * slot + 2 * p * rs, zeros, prefetch);
     }
   });
@@ -402,14 +411,14 @@ void fused_frelu_into(const at::Tensor& x, const at::Tensor& weight, const at::T
 at::Tensor fused_frelu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                        bool with_identity) {
   auto y = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  fused_frelu_into(x, weight, bias, with_identity, y);
+  dwconv_rows_into(x, weight, bias, with_identity ? kMaxX : kMaxZero, y);
   return y;
 }
 
 // The same, overwriting x (no allocation of the activation's size).
 at::Tensor fused_frelu_(at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
                         bool with_identity) {
-  fused_frelu_into(x, weight, bias, with_identity, x);
+  dwconv_rows_into(x, weight, bias, with_identity ? kMaxX : kMaxZero, x);
   return x;
 }
 
@@ -425,9 +434,21 @@ void check_alike(const at::Tensor& a, const at::Tensor& b) {
 // The share of g going to t in max(base, t), as torch.maximum's backward splits it:
 // g where t wins, g/2 on ties, 0 where base wins (NaN where t - base is NaN).
 // base = x (with_identity) or 0.
+// Eight lanes at a time with vector selects (a per-element branch on the sign
+// mispredicts half the time: the mask of a trained FReLU is close to a coin flip).
 FRELU_CLONES void grad_split(float* t, const float* x, const float* g, int64_t n,
                              bool with_identity) {
-  for (int64_t i = 0; i < n; ++i) {
+  const v8 zero{}, half = zero + 0.5f;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const v8 b = with_identity ? *(const v8*)(x + i) : zero;
+    const v8 d = *(const v8*)(t + i) - b;
+    const v8 gv = *(const v8*)(g + i);
+    // d < 0: 0; d > 0: g; d == 0: g / 2; NaN (no comparison holds): d
+    const v8 r = d > zero ? gv : (d == zero ? half * gv : (d < zero ? zero : d));
+    *(v8*)(t + i) = r;
+  }
+  for (; i < n; ++i) {
     const float b = with_identity ? x[i] : 0.f;
     const float d = t[i] - b;
     t[i] = d > 0.f ? g[i] : (d == 0.f ? 0.5f * g[i] : (d < 0.f ? 0.f : d));
@@ -465,6 +486,374 @@ at::Tensor frelu_add_rest_(at::Tensor gx, const at::Tensor& g, const at::Tensor&
   return gx;
 }
 
+// --- training: the depthwise conv alone, t = dwconv_kxk(x) + b, by the row kernel
+// (the lean training path's condition, forward and recomputed in backward: one
+// kernel for both, so the recompute is bit-identical) ---
+at::Tensor dwconv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  auto y = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  dwconv_rows_into(x, weight, bias, kPlain, y);
+  return y;
+}
+
+// --- training: FReLU's own BatchNorm around the depthwise conv's output c, in
+// channels-last (pixels, C) layout: t = c * scale + shift per channel ---
+
+// The condition from the conv's output, in forward and in the backward's recompute
+// alike (one function: the same instructions, so the same bits, in both).
+__attribute__((always_inline)) inline float affine(float c, float s, float sh) {
+  return c * s + sh;
+}
+
+__attribute__((always_inline)) inline v8 affine8(v8 c, v8 s, v8 sh) { return c * s + sh; }
+
+void check_cl(const at::Tensor& a, const char* what) {
+  TORCH_CHECK(a.dim() == 4 && a.scalar_type() == at::kFloat && a.is_cpu() &&
+                  a.is_contiguous(at::MemoryFormat::ChannelsLast),
+              what, ": a 4-d float32 channels-last CPU tensor expected");
+}
+
+void check_vec(const at::Tensor& v, int64_t C, const char* what) {
+  TORCH_CHECK(v.dim() == 1 && v.numel() == C && v.scalar_type() == at::kFloat &&
+                  v.is_contiguous() && v.is_cpu(),
+              what, ": float32 vectors of C values expected");
+}
+
+// Pixels [p0, p1) of a (pixels, C) array in runs of kRun pixels: per channel, f's
+// two float sums over a run (f(i, c, &s0, &s1) adds to them) are added to the
+// float64 sums acc[c] and acc[C + c] at the end of each run.
+constexpr int64_t kRun = 16;
+
+template <typename F>
+__attribute__((always_inline)) inline void run_sums(int64_t p0, int64_t p1, int64_t C,
+                                                    float* part, double* acc, F f) {
+  for (int64_t r0 = p0; r0 < p1; r0 += kRun) {
+    const int64_t r1 = std::min(p1, r0 + kRun);
+    std::fill(part, part + 2 * C, 0.f);
+    for (int64_t q = r0; q < r1; ++q) f(q, part, part + C);
+    for (int64_t c = 0; c < 2 * C; ++c) acc[c] += part[c];
+  }
+}
+
+// Per-thread float64 sums over the pixels, added up: (2, C).
+template <typename F>
+at::Tensor channel_sums(const at::Tensor& like, int64_t P, int64_t C, F f) {
+  const int64_t threads = at::get_num_threads();
+  auto opts = like.options().memory_format(at::MemoryFormat::Contiguous);
+  auto acc = at::zeros({threads, 2 * C}, opts.dtype(at::kDouble));
+  auto part = at::empty({threads, 2 * C}, opts);
+  double* ap = acc.data_ptr<double>();
+  float* pp = part.data_ptr<float>();
+  at::parallel_for(0, P, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, C)),
+                   [&](int64_t p0, int64_t p1) {
+    const int64_t t = at::get_thread_num();
+    run_sums(p0, p1, C, pp + t * 2 * C, ap + t * 2 * C, f);
+  });
+  auto out = at::zeros({2, C}, opts.dtype(at::kDouble));
+  double* op = out.data_ptr<double>();
+  for (int64_t t = 0; t < threads; ++t)
+    for (int64_t c = 0; c < 2 * C; ++c) op[c] += ap[t * 2 * C + c];
+  return out;
+}
+
+FRELU_CLONES void moments_px(const float* c, const float* k, int64_t C, int64_t q, float* s0,
+                             float* s1) {
+  const float* v = c + q * C;
+  int64_t ch = 0;
+  for (; ch + 8 <= C; ch += 8) {
+    const v8 x = *(const v8*)(v + ch) - *(const v8*)(k + ch);
+    *(v8*)(s0 + ch) += x;
+    *(v8*)(s1 + ch) += x * x;
+  }
+  for (; ch < C; ++ch) {
+    const float x = v[ch] - k[ch];
+    s0[ch] += x;
+    s1[ch] += x * x;
+  }
+}
+
+// Per channel, shifted by the channel's first value K (no cancellation in the
+// variance when the mean is far from 0): K, the sum of c - K and the sum of
+// (c - K)^2, float64, (3, C).
+at::Tensor channel_moments(const at::Tensor& c) {
+  check_cl(c, "channel_moments");
+  const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
+  TORCH_CHECK(P > 0, "channel_moments: no values");
+  const float* cp = c.data_ptr<float>();
+  auto sums = channel_sums(c, P, C, [&](int64_t q, float* s0, float* s1) {
+    moments_px(cp, cp, C, q, s0, s1);
+  });
+  auto out = at::empty({3, C}, sums.options());
+  double* op = out.data_ptr<double>();
+  const double* sp = sums.data_ptr<double>();
+  for (int64_t ch = 0; ch < C; ++ch) {
+    op[ch] = cp[ch];
+    op[C + ch] = sp[ch];
+    op[2 * C + ch] = sp[C + ch];
+  }
+  return out;
+}
+
+FRELU_CLONES void affine_max_span(float* c, const float* x, const float* s, const float* sh,
+                                  int64_t C, int64_t q0, int64_t q1, bool with_identity) {
+  for (int64_t q = q0; q < q1; ++q) {
+    float* v = c + q * C;
+    const float* xv = x + q * C;
+    int64_t ch = 0;
+    for (; ch + 8 <= C; ch += 8) {
+      const v8 t = affine8(*(const v8*)(v + ch), *(const v8*)(s + ch), *(const v8*)(sh + ch));
+      *(v8*)(v + ch) = combine8(*(const v8*)(xv + ch), t, with_identity ? kMaxX : kMaxZero);
+    }
+    for (; ch < C; ++ch)
+      v[ch] = combine(xv[ch], affine(v[ch], s[ch], sh[ch]), with_identity ? kMaxX : kMaxZero);
+  }
+}
+
+// Overwrites c with max(base, c * scale + shift): FReLU's output from its conv's
+// output (base = x, or 0 without identity).
+at::Tensor frelu_affine_max_(at::Tensor c, const at::Tensor& x, const at::Tensor& scale,
+                             const at::Tensor& shift, bool with_identity) {
+  check_cl(c, "frelu_affine_max_");
+  check_alike(c, x);
+  const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
+  check_vec(scale, C, "frelu_affine_max_");
+  check_vec(shift, C, "frelu_affine_max_");
+  float* cp = c.data_ptr<float>();
+  const float* xp = x.data_ptr<float>();
+  const float* sp = scale.data_ptr<float>();
+  const float* hp = shift.data_ptr<float>();
+  at::parallel_for(0, P, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, C)),
+                   [&](int64_t q0, int64_t q1) {
+    affine_max_span(cp, xp, sp, hp, C, q0, q1, with_identity);
+  });
+  return c;
+}
+
+// The max's gradient share at one value (as grad_split): g where t - base > 0, g / 2
+// where it is 0, 0 where it is < 0, NaN where it is NaN.
+__attribute__((always_inline)) inline v8 share8(v8 d, v8 g) {
+  const v8 zero{}, half = zero + 0.5f;
+  return d > zero ? g : (d == zero ? half * g : (d < zero ? zero : d));
+}
+
+__attribute__((always_inline)) inline float share(float d, float g) {
+  return d > 0.f ? g : (d == 0.f ? 0.5f * g : (d < 0.f ? 0.f : d));
+}
+
+FRELU_CLONES void bn_split_px(const float* c, const float* x, const float* g, float* gt,
+                              const float* s, const float* sh, const float* m, int64_t C,
+                              int64_t q, bool with_identity, float* s0, float* s1) {
+  const int64_t o = q * C;
+  int64_t ch = 0;
+  for (; ch + 8 <= C; ch += 8) {
+    const v8 cv = *(const v8*)(c + o + ch);
+    const v8 base = with_identity ? *(const v8*)(x + o + ch) : v8{};
+    const v8 t = affine8(cv, *(const v8*)(s + ch), *(const v8*)(sh + ch));
+    const v8 r = share8(t - base, *(const v8*)(g + o + ch));
+    *(v8*)(gt + o + ch) = r;
+    *(v8*)(s0 + ch) += r;
+    *(v8*)(s1 + ch) += r * (cv - *(const v8*)(m + ch));
+  }
+  for (; ch < C; ++ch) {
+    const float cv = c[o + ch];
+    const float r = share(affine(cv, s[ch], sh[ch]) - (with_identity ? x[o + ch] : 0.f), g[o + ch]);
+    gt[o + ch] = r;
+    s0[ch] += r;
+    s1[ch] += r * (cv - m[ch]);
+  }
+}
+
+// The max's gradient share of t = c * scale + shift (as frelu_grad_split_), recomputing
+// t from c, into a new tensor g_t; with, per channel, the float64 sums of g_t and of
+// g_t * (c - center) that the norm's backward needs: (g_t, (2, C)).
+std::tuple<at::Tensor, at::Tensor> frelu_bn_split(const at::Tensor& c, const at::Tensor& x,
+                                                  const at::Tensor& g, const at::Tensor& scale,
+                                                  const at::Tensor& shift, const at::Tensor& center,
+                                                  bool with_identity) {
+  check_cl(c, "frelu_bn_split");
+  check_alike(c, g);
+  if (with_identity) check_alike(c, x);
+  const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
+  check_vec(scale, C, "frelu_bn_split");
+  check_vec(shift, C, "frelu_bn_split");
+  check_vec(center, C, "frelu_bn_split");
+  auto gt = at::empty(c.sizes(), c.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const float* cp = c.data_ptr<float>();
+  const float* xp = with_identity ? x.data_ptr<float>() : nullptr;
+  const float* gp = g.data_ptr<float>();
+  float* tp = gt.data_ptr<float>();
+  const float* sp = scale.data_ptr<float>();
+  const float* hp = shift.data_ptr<float>();
+  const float* mp = center.data_ptr<float>();
+  auto sums = channel_sums(c, P, C, [&](int64_t q, float* s0, float* s1) {
+    bn_split_px(cp, xp, gp, tp, sp, hp, mp, C, q, with_identity, s0, s1);
+  });
+  return std::make_tuple(gt, sums);
+}
+
+FRELU_CLONES void bn_grad_span(float* c, const float* gt, const float* a, const float* b,
+                               const float* d, int64_t C, int64_t q0, int64_t q1) {
+  for (int64_t q = q0; q < q1; ++q)
+    for (int64_t ch = 0; ch < C; ++ch) {
+      const int64_t i = q * C + ch;
+      c[i] = a[ch] * gt[i] + b[ch] * c[i] + d[ch];
+    }
+}
+
+// Overwrites c (the conv's output) with the norm's input gradient a * g_t + b * c + d
+// (per-channel coefficients; see lean_frelu.py).
+at::Tensor frelu_bn_grad_(at::Tensor c, const at::Tensor& gt, const at::Tensor& a,
+                          const at::Tensor& b, const at::Tensor& d) {
+  check_cl(c, "frelu_bn_grad_");
+  check_alike(c, gt);
+  const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
+  check_vec(a, C, "frelu_bn_grad_");
+  check_vec(b, C, "frelu_bn_grad_");
+  check_vec(d, C, "frelu_bn_grad_");
+  float* cp = c.data_ptr<float>();
+  const float* tp = gt.data_ptr<float>();
+  at::parallel_for(0, P, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, C)),
+                   [&](int64_t q0, int64_t q1) {
+    bn_grad_span(cp, tp, a.data_ptr<float>(), b.data_ptr<float>(), d.data_ptr<float>(), C,
+                 q0, q1);
+  });
+  return c;
+}
+
+// --- training: the depthwise conv's backward (stride 1, zero padding k/2) ---
+
+// Input gradient: the output gradient gy convolved with the kernel flipped in both
+// axes (the transpose of a stride-1, size-preserving depthwise conv), by the row kernel.
+at::Tensor dwconv_input_grad(const at::Tensor& gy, const at::Tensor& weight) {
+  auto gx = at::empty(gy.sizes(), gy.options().memory_format(at::MemoryFormat::ChannelsLast));
+  auto zero_bias = at::zeros({gy.size(1)}, weight.options().memory_format(at::MemoryFormat::Contiguous));
+  dwconv_rows_into(gy, at::flip(weight, {2, 3}), zero_bias, kPlain, gx);
+  return gx;
+}
+
+namespace {
+
+// One image row of the weight gradient for the 8 channels from c: for every pixel w,
+// a[dy * k + dx] += gy(w) * x(row dy, w + dx - p) and a[k * k] += gy(w), in registers
+// along the row. K: the kernel size if known at compile time, else 0 (k at run time).
+// Columns [w0, w1) only; EDGE: some of their taps fall outside the image (skipped).
+template <int K, bool EDGE>
+__attribute__((always_inline)) inline void wgrad_span(
+    const float* const* rp, const float* grow, int64_t W, int64_t C, int64_t c, int k,
+    int64_t w0, int64_t w1, v8* a) {
+  const int kk = K > 0 ? K : k, p = kk / 2;
+  for (int64_t w = w0; w < w1; ++w) {
+    const v8 gv = *(const v8*)(grow + w * C + c);
+    a[kk * kk] += gv;
+#pragma GCC unroll 8
+    for (int dy = 0; dy < kk; ++dy)
+#pragma GCC unroll 8
+      for (int dx = 0; dx < kk; ++dx) {
+        const int64_t col = w + dx - p;
+        if (EDGE && (col < 0 || col >= W)) continue;
+        a[dy * kk + dx] += gv * *(const v8*)(rp[dy] + col * C + c);
+      }
+  }
+}
+
+template <int K>
+__attribute__((always_inline)) inline void wgrad_block(
+    const float* const* rp, const float* grow, int64_t W, int64_t C, int64_t c, int k,
+    float* acc) {
+  constexpr int NA = K > 0 ? K * K + 1 : MAXK * MAXK + 1;
+  const int kk = K > 0 ? K : k, p = kk / 2, n = kk * kk + 1;
+  v8 a[NA];
+  for (int i = 0; i < n; ++i) a[i] = v8{};
+  const int64_t e0 = p < W ? p : W, e1 = W - p > e0 ? W - p : e0;
+  wgrad_span<K, true>(rp, grow, W, C, c, k, 0, e0, a);
+  wgrad_span<K, false>(rp, grow, W, C, c, k, e0, e1, a);
+  wgrad_span<K, true>(rp, grow, W, C, c, k, e1, W, a);
+  for (int i = 0; i < n; ++i) *(v8*)(acc + i * 8) += a[i];
+}
+
+// The weight (and bias) gradient sums of rows [r0, r1) into acc: per block of 8
+// channels, (k * k + 1) x 8 sums (the taps, then the bias); the last C % 8
+// channels one by one into the lanes of their block.
+template <int K>
+__attribute__((always_inline)) inline void wgrad_rows_k(
+    const float* gy, const float* x, int64_t H, int64_t W, int64_t C, int k, int64_t r0,
+    int64_t r1, const float* zeros, float* acc) {
+  const int p = k / 2, n = k * k + 1;
+  const int64_t rs = W * C;
+  const float* rp[MAXK];
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t h = r % H;
+    for (int dy = 0; dy < k; ++dy) rp[dy] = inside(h + dy - p, H) ? x + (r + dy - p) * rs : zeros;
+    const float* grow = gy + r * rs;
+    int64_t c = 0;
+    for (; c + 8 <= C; c += 8) wgrad_block<K>(rp, grow, W, C, c, k, acc + (c / 8) * n * 8);
+    for (; c < C; ++c) {
+      float* ac = acc + (c / 8) * n * 8 + c % 8;
+      for (int64_t w = 0; w < W; ++w) {
+        const float gv = grow[w * C + c];
+        ac[(n - 1) * 8] += gv;
+        for (int dy = 0; dy < k; ++dy)
+          for (int dx = 0; dx < k; ++dx) {
+            const int64_t col = w + dx - p;
+            if (col >= 0 && col < W) ac[(dy * k + dx) * 8] += gv * rp[dy][col * C + c];
+          }
+      }
+    }
+  }
+}
+
+FRELU_CLONES
+void wgrad_rows(const float* gy, const float* x, int64_t H, int64_t W, int64_t C, int k,
+                int64_t r0, int64_t r1, const float* zeros, float* acc) {
+  switch (k) {
+    case 1: return wgrad_rows_k<1>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+    case 3: return wgrad_rows_k<3>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+    case 5: return wgrad_rows_k<5>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+    default: return wgrad_rows_k<0>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+  }
+}
+
+}  // namespace
+
+// Weight and bias gradient of the depthwise conv y = dwconv_kxk(x) + b from its output
+// gradient gy: a (C, k * k + 1) float32 tensor, each row the channel's k * k taps, then
+// its bias. Rows of the images are split over the threads, each summing into its own
+// buffer (in registers along a row first); the buffers are added in float64 at the end.
+at::Tensor dwconv_weight_grad(const at::Tensor& gy, const at::Tensor& x, int64_t k) {
+  TORCH_CHECK(x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu() &&
+                  x.is_contiguous(at::MemoryFormat::ChannelsLast),
+              "dwconv_weight_grad: x must be a 4-d float32 channels-last CPU tensor");
+  TORCH_CHECK(gy.scalar_type() == at::kFloat && gy.device().is_cpu() && gy.sizes() == x.sizes() &&
+                  gy.is_contiguous(at::MemoryFormat::ChannelsLast),
+              "dwconv_weight_grad: gy must be float32 channels-last like x");
+  TORCH_CHECK(k % 2 == 1 && k >= 1 && k <= MAXK, "dwconv_weight_grad: odd k <= 15 expected");
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t n = k * k + 1, nb = (C + 7) / 8, per_thread = nb * n * 8, R = N * H;
+  const int64_t threads = at::get_num_threads();
+  auto opts = x.options().memory_format(at::MemoryFormat::Contiguous);
+  auto sums = at::zeros({threads, per_thread}, opts);
+  auto zero_row = at::zeros({W * C}, opts);
+  float* sp = sums.data_ptr<float>();
+  const float* gp = gy.data_ptr<float>();
+  const float* xp = x.data_ptr<float>();
+  const float* zeros = zero_row.data_ptr<float>();
+  if (x.numel() > 0) {
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, W * C));
+    at::parallel_for(0, R, grain, [&](int64_t r0, int64_t r1) {
+      float* acc = sp + at::get_thread_num() * per_thread;
+      wgrad_rows(gp, xp, H, W, C, (int)k, r0, r1, zeros, acc);
+    });
+  }
+  auto out = at::empty({C, n}, opts);
+  float* op = out.data_ptr<float>();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < n; ++i) {
+      double total = 0.0;
+      for (int64_t t = 0; t < threads; ++t) total += sp[t * per_thread + (c / 8) * n * 8 + i * 8 + c % 8];
+      op[c * n + i] = (float)total;
+    }
+  return out;
+}
+
 // Whether the AVX2+FMA clone runs on this CPU (the baseline one is correct but
 // slower than PyTorch's eager ops).
 bool fast_path() {
@@ -486,4 +875,14 @@ TORCH_LIBRARY(frelu_mm, m) {
   m.def("frelu_grad_split_(Tensor(a!) t, Tensor x, Tensor g, bool with_identity) -> Tensor(a!)",
         &frelu_grad_split_);
   m.def("frelu_add_rest_(Tensor(a!) gx, Tensor g, Tensor gt) -> Tensor(a!)", &frelu_add_rest_);
+  m.def("dwconv(Tensor x, Tensor weight, Tensor bias) -> Tensor", &dwconv);
+  m.def("channel_moments(Tensor c) -> Tensor", &channel_moments);
+  m.def("frelu_affine_max_(Tensor(a!) c, Tensor x, Tensor scale, Tensor shift, bool with_identity) -> Tensor(a!)",
+        &frelu_affine_max_);
+  m.def("frelu_bn_split(Tensor c, Tensor x, Tensor g, Tensor scale, Tensor shift, Tensor center, bool with_identity) -> (Tensor, Tensor)",
+        &frelu_bn_split);
+  m.def("frelu_bn_grad_(Tensor(a!) c, Tensor gt, Tensor a, Tensor b, Tensor d) -> Tensor(a!)",
+        &frelu_bn_grad_);
+  m.def("dwconv_input_grad(Tensor gy, Tensor weight) -> Tensor", &dwconv_input_grad);
+  m.def("dwconv_weight_grad(Tensor gy, Tensor x, int k) -> Tensor", &dwconv_weight_grad);
 }
