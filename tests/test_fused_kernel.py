@@ -365,3 +365,15 @@ def test_channel_moments_far_from_zero(kernel):
     ref = c.double()
     torch.testing.assert_close(mean, ref.mean((0, 2, 3)), rtol=1e-12, atol=1e-9)
     torch.testing.assert_close(var, ref.var((0, 2, 3), unbiased=False), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize('k', [1, 3, 5])
+def test_dwconv_input_grad_plus_adds_the_rest(kernel, k):
+    """``dwconv_input_grad_plus(gy, w, a, b)`` is the input gradient plus ``a - b``."""
+    g = torch.Generator().manual_seed(k)
+    shape = (2, 21, 8, 19)
+    gy, a, b = (torch.randn(shape, generator=g).contiguous(memory_format=CL) for _ in range(3))
+    w = torch.randn(21, 1, k, k, generator=g)
+    out = kernel.dwconv_input_grad_plus(gy, w, a, b)
+    ref = kernel.dwconv_input_grad(gy, w) + (a - b)
+    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)

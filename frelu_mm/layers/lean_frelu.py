@@ -15,6 +15,16 @@ BN's input ``c`` (which BN keeps anyway) instead of ``x``, and recomputes ``x`` 
 elementwise pass) in backward. An FReLU site then keeps as many activation-sized
 tensors as a ReLU site: ``c``, and the output that the next conv keeps.
 
+Where the tensors are float32 channels-last on the CPU (and the AVX2 build of
+``csrc/fused_frelu.cpp`` runs), the condition runs in C++ (``_kernel_backward``): the
+depthwise conv (forward, recompute and backward) in the row kernel; a norm as
+per-channel moments and ``c * scale + shift``, applied with the max in one pass; in
+backward the max's split together with the norm's sums in one pass, the norm's input
+gradient over the conv's output, and x's own share added in the conv's
+input-gradient pass. The recompute runs the forward's functions on the same
+tensors, so the mask is again bit-identical. Elsewhere (NCHW, float64, bf16, GPUs)
+the same Functions use aten's ops.
+
 Supported: ``condition='dwconv'``, ``combine='max'``, ``with_identity`` True or
 False, a ``BatchNorm2d``/``SyncBatchNorm`` (train mode: batch statistics, running
 statistics updated once; eval mode: running statistics; SyncBN only when not
@@ -180,19 +190,24 @@ def _dwconv(x, weight, bias, padding):
     ops = dwconv_ops(x, weight, bias, padding)
     if ops is None:
         return torch.conv2d(x, weight, bias, 1, padding, 1, x.shape[1])
-    return ops.dwconv(x, weight, bias if bias is not None else weight.new_zeros(x.shape[1]))
+    return ops.dwconv(x, weight, _bias(weight, bias))
 
 
-def _dwconv_backward(g_c, x, weight, bias, padding, need):
+def _dwconv_backward(g_c, x, weight, bias, padding, need, rest=None):
     """Gradients of the depthwise conv's (input, weight, bias) from its output's
-    ``g_c``: the C++ kernels where they apply (``dwconv_backward_ops``), else aten's."""
+    ``g_c``: the C++ kernels where they apply (``dwconv_ops``), else aten's. ``rest``:
+    ``(a, b)`` whose ``a - b`` the kernels add to the input's gradient in the same pass
+    (only where they apply)."""
     need_b = need[2] and bias is not None
     ops = dwconv_ops(x, weight, bias, padding, g_c)
     if ops is None:
         return torch.ops.aten.convolution_backward(
             g_c, x, weight, None if bias is None else [bias.shape[0]], [1, 1],
             list(padding), [1, 1], False, [0, 0], x.shape[1], [need[0], need[1], need_b])
-    g_x = ops.dwconv_input_grad(g_c, weight) if need[0] else None
+    g_x = None
+    if need[0]:
+        g_x = ops.dwconv_input_grad(g_c, weight) if rest is None else \
+            ops.dwconv_input_grad_plus(g_c, weight, *rest)
     g_w = g_b = None
     if need[1] or need_b:
         k = weight.shape[-1]
@@ -242,10 +257,9 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
                                    with_identity)
     a, b, d, g_gamma, g_beta = fnorm.backward_coefficients(sums, gamma, c.numel() // c.shape[1])
     g_c = ops.frelu_bn_grad_(c, g_t, a, b, d)
-    g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need)
-    del c, g_c
-    if need[0] and with_identity:
-        ops.frelu_add_rest_(g_x, g, g_t)  # g_x + (g - g_t), one pass
+    # with identity, x's own share g - g_t is added in the conv's input-gradient pass
+    g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need,
+                                     (g, g_t) if with_identity else None)
     return (g_x, g_w, g_b, g_gamma.to(gamma.dtype) if need[3] else None,
             g_beta.to(gamma.dtype) if need[4] else None)
 

@@ -38,7 +38,9 @@ constexpr int STRIP_V = 2;
 // What a row writes from the conv's t = dwconv(x) + b at each pixel: FReLU's
 // max(x, t) or max(0, t), or t itself (the depthwise conv alone: the training
 // backward's input gradient, a conv of the output gradient with the flipped kernel)
-enum Mode { kMaxZero = 0, kMaxX = 1, kPlain = 2 };
+// or t + (ra - rb) with two more tensors of x's size (the input gradient of FReLU
+// with identity: the conv's, plus x's own share g - g_t of the max's gradient)
+enum Mode { kMaxZero = 0, kMaxX = 1, kPlain = 2, kPlusRest = 3 };
 
 // max(x, t) as x > t ? x : t (one maxps). It propagates NaN like torch.maximum because
 // t = dwconv(x) + b is NaN wherever x is (the centre tap multiplies x).
@@ -77,9 +79,12 @@ struct Window {
   const float* zeros;  // at least C zeros: the columns left and right of the image
   int64_t W;
   bool prefetch;  // software prefetch of the input, a strip ahead
+  const float* ra;  // kPlusRest: the output row's pixels in the two added tensors
+  const float* rb;
 
   Window(const float* zeros, int64_t W, bool prefetch)
-      : left(nullptr), save(nullptr), zeros(zeros), W(W), prefetch(prefetch) {}
+      : left(nullptr), save(nullptr), zeros(zeros), W(W), prefetch(prefetch), ra(nullptr),
+        rb(nullptr) {}
 };
 
 // The centre pixel's inputs x (V * 8 channels from c of pixel w): saved if in place,
@@ -91,6 +96,12 @@ __attribute__((always_inline)) inline void finish(
   for (int j = 0; j < V; ++j) x[j] = *(const v8*)(win.rp[p] + w * C + c + 8 * j);
   if (win.save)
     for (int j = 0; j < V; ++j) *(v8*)(win.save + w * C + c + 8 * j) = x[j];
+  if (M == kPlusRest) {
+    for (int j = 0; j < V; ++j)
+      *(v8*)(yo + c + 8 * j) = acc[j] + (*(const v8*)(win.ra + w * C + c + 8 * j) -
+                                         *(const v8*)(win.rb + w * C + c + 8 * j));
+    return;
+  }
   for (int j = 0; j < V; ++j) *(v8*)(yo + c + 8 * j) = combine8(x[j], acc[j], M);
 }
 
@@ -191,7 +202,7 @@ __attribute__((always_inline)) inline void block1(
     }
   const float x = win.rp[p][w * C + c];
   if (win.save) win.save[w * C + c] = x;
-  yo[c] = combine(x, acc, M);
+  yo[c] = M == kPlusRest ? acc + (win.ra[w * C + c] - win.rb[w * C + c]) : combine(x, acc, M);
 }
 
 // The channels of pixel w in unrolled blocks (CB, then 8); returns the first channel
@@ -268,6 +279,7 @@ void row(const Window& win, const float* wt, const float* b, float* yrow, int64_
   switch (mode) {
     case kMaxX: return row_k<kMaxX>(win, wt, b, yrow, W, C, k);
     case kMaxZero: return row_k<kMaxZero>(win, wt, b, yrow, W, C, k);
+    case kPlusRest: return row_k<kPlusRest>(win, wt, b, yrow, W, C, k);
     default: return row_k<kPlain>(win, wt, b, yrow, W, C, k);
   }
 }
@@ -277,7 +289,7 @@ inline bool inside(int64_t h, int64_t H) { return h >= 0 && h < H; }
 // Output rows [r0, r1) of the (N * H) rows into y (out of place).
 void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t H,
               int64_t W, int64_t C, int k, int mode, int64_t r0, int64_t r1,
-              const float* zeros, bool prefetch) {
+              const float* zeros, bool prefetch, const float* ra, const float* rb) {
   const int p = k / 2;
   const int64_t rs = W * C;
   Window win(zeros, W, prefetch);
@@ -286,6 +298,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
     for (int dy = 0; dy < k; ++dy)
       win.rp[dy] = inside(h + dy - p, H) ? x + (r + dy - p) * rs : zeros;
     win.left = win.rp[p];
+    if (ra) win.ra = ra + r * rs, win.rb = rb + r * rs;
     row(win, wt, b, y + r * rs, W, C, k, mode);
   }
 }
@@ -328,7 +341,8 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
 // x: (N, C, H, W) float32, channels-last contiguous; weight: (C, 1, k, k); bias: (C).
 // Writes into y (what `mode` says), which is x itself when in place.
 void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                      int mode, const at::Tensor& y) {
+                      int mode, const at::Tensor& y, const float* ra = nullptr,
+                      const float* rb = nullptr) {
   TORCH_CHECK(x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu(),
               "fused_frelu: x must be a 4-d float32 CPU tensor");
   TORCH_CHECK(x.is_contiguous(at::MemoryFormat::ChannelsLast),
@@ -366,7 +380,7 @@ void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::T
     // grain: about 32k outputs per task
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, rs));
     at::parallel_for(0, R, grain, [&](int64_t r0, int64_t r1) {
-      rows_out(xp, wp, bp, yp, H, W, C, (int)k, mode, r0, r1, zeros, prefetch);
+      rows_out(xp, wp, bp, yp, H, W, C, (int)k, mode, r0, r1, zeros, prefetch, ra, rb);
     });
     return;
   }
@@ -519,8 +533,8 @@ void check_vec(const at::Tensor& v, int64_t C, const char* what) {
 }
 
 // Pixels [p0, p1) of a (pixels, C) array in runs of kRun pixels: per channel, f's
-// two float sums over a run (f(i, c, &s0, &s1) adds to them) are added to the
-// float64 sums acc[c] and acc[C + c] at the end of each run.
+// two float sums over a run (f(q0, q1, s0, s1) adds pixels [q0, q1) to them) are
+// added to the float64 sums acc[c] and acc[C + c] at the end of each run.
 constexpr int64_t kRun = 16;
 
 template <typename F>
@@ -529,7 +543,7 @@ __attribute__((always_inline)) inline void run_sums(int64_t p0, int64_t p1, int6
   for (int64_t r0 = p0; r0 < p1; r0 += kRun) {
     const int64_t r1 = std::min(p1, r0 + kRun);
     std::fill(part, part + 2 * C, 0.f);
-    for (int64_t q = r0; q < r1; ++q) f(q, part, part + C);
+    f(r0, r1, part, part + C);
     for (int64_t c = 0; c < 2 * C; ++c) acc[c] += part[c];
   }
 }
@@ -555,19 +569,21 @@ at::Tensor channel_sums(const at::Tensor& like, int64_t P, int64_t C, F f) {
   return out;
 }
 
-FRELU_CLONES void moments_px(const float* c, const float* k, int64_t C, int64_t q, float* s0,
-                             float* s1) {
-  const float* v = c + q * C;
-  int64_t ch = 0;
-  for (; ch + 8 <= C; ch += 8) {
-    const v8 x = *(const v8*)(v + ch) - *(const v8*)(k + ch);
-    *(v8*)(s0 + ch) += x;
-    *(v8*)(s1 + ch) += x * x;
-  }
-  for (; ch < C; ++ch) {
-    const float x = v[ch] - k[ch];
-    s0[ch] += x;
-    s1[ch] += x * x;
+FRELU_CLONES void moments_span(const float* c, const float* k, int64_t C, int64_t q0,
+                               int64_t q1, float* s0, float* s1) {
+  for (int64_t q = q0; q < q1; ++q) {
+    const float* v = c + q * C;
+    int64_t ch = 0;
+    for (; ch + 8 <= C; ch += 8) {
+      const v8 x = *(const v8*)(v + ch) - *(const v8*)(k + ch);
+      *(v8*)(s0 + ch) += x;
+      *(v8*)(s1 + ch) += x * x;
+    }
+    for (; ch < C; ++ch) {
+      const float x = v[ch] - k[ch];
+      s0[ch] += x;
+      s1[ch] += x * x;
+    }
   }
 }
 
@@ -579,8 +595,8 @@ at::Tensor channel_moments(const at::Tensor& c) {
   const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
   TORCH_CHECK(P > 0, "channel_moments: no values");
   const float* cp = c.data_ptr<float>();
-  auto sums = channel_sums(c, P, C, [&](int64_t q, float* s0, float* s1) {
-    moments_px(cp, cp, C, q, s0, s1);
+  auto sums = channel_sums(c, P, C, [&](int64_t q0, int64_t q1, float* s0, float* s1) {
+    moments_span(cp, cp, C, q0, q1, s0, s1);
   });
   auto out = at::empty({3, C}, sums.options());
   double* op = out.data_ptr<double>();
@@ -639,26 +655,29 @@ __attribute__((always_inline)) inline float share(float d, float g) {
   return d > 0.f ? g : (d == 0.f ? 0.5f * g : (d < 0.f ? 0.f : d));
 }
 
-FRELU_CLONES void bn_split_px(const float* c, const float* x, const float* g, float* gt,
-                              const float* s, const float* sh, const float* m, int64_t C,
-                              int64_t q, bool with_identity, float* s0, float* s1) {
-  const int64_t o = q * C;
-  int64_t ch = 0;
-  for (; ch + 8 <= C; ch += 8) {
-    const v8 cv = *(const v8*)(c + o + ch);
-    const v8 base = with_identity ? *(const v8*)(x + o + ch) : v8{};
-    const v8 t = affine8(cv, *(const v8*)(s + ch), *(const v8*)(sh + ch));
-    const v8 r = share8(t - base, *(const v8*)(g + o + ch));
-    *(v8*)(gt + o + ch) = r;
-    *(v8*)(s0 + ch) += r;
-    *(v8*)(s1 + ch) += r * (cv - *(const v8*)(m + ch));
-  }
-  for (; ch < C; ++ch) {
-    const float cv = c[o + ch];
-    const float r = share(affine(cv, s[ch], sh[ch]) - (with_identity ? x[o + ch] : 0.f), g[o + ch]);
-    gt[o + ch] = r;
-    s0[ch] += r;
-    s1[ch] += r * (cv - m[ch]);
+FRELU_CLONES void bn_split_span(const float* c, const float* x, const float* g, float* gt,
+                                const float* s, const float* sh, const float* m, int64_t C,
+                                int64_t q0, int64_t q1, bool with_identity, float* s0,
+                                float* s1) {
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t o = q * C;
+    int64_t ch = 0;
+    for (; ch + 8 <= C; ch += 8) {
+      const v8 cv = *(const v8*)(c + o + ch);
+      const v8 base = with_identity ? *(const v8*)(x + o + ch) : v8{};
+      const v8 t = affine8(cv, *(const v8*)(s + ch), *(const v8*)(sh + ch));
+      const v8 r = share8(t - base, *(const v8*)(g + o + ch));
+      *(v8*)(gt + o + ch) = r;
+      *(v8*)(s0 + ch) += r;
+      *(v8*)(s1 + ch) += r * (cv - *(const v8*)(m + ch));
+    }
+    for (; ch < C; ++ch) {
+      const float cv = c[o + ch];
+      const float r = share(affine(cv, s[ch], sh[ch]) - (with_identity ? x[o + ch] : 0.f), g[o + ch]);
+      gt[o + ch] = r;
+      s0[ch] += r;
+      s1[ch] += r * (cv - m[ch]);
+    }
   }
 }
 
@@ -684,8 +703,8 @@ std::tuple<at::Tensor, at::Tensor> frelu_bn_split(const at::Tensor& c, const at:
   const float* sp = scale.data_ptr<float>();
   const float* hp = shift.data_ptr<float>();
   const float* mp = center.data_ptr<float>();
-  auto sums = channel_sums(c, P, C, [&](int64_t q, float* s0, float* s1) {
-    bn_split_px(cp, xp, gp, tp, sp, hp, mp, C, q, with_identity, s0, s1);
+  auto sums = channel_sums(c, P, C, [&](int64_t q0, int64_t q1, float* s0, float* s1) {
+    bn_split_span(cp, xp, gp, tp, sp, hp, mp, C, q0, q1, with_identity, s0, s1);
   });
   return std::make_tuple(gt, sums);
 }
@@ -727,6 +746,21 @@ at::Tensor dwconv_input_grad(const at::Tensor& gy, const at::Tensor& weight) {
   auto gx = at::empty(gy.sizes(), gy.options().memory_format(at::MemoryFormat::ChannelsLast));
   auto zero_bias = at::zeros({gy.size(1)}, weight.options().memory_format(at::MemoryFormat::Contiguous));
   dwconv_rows_into(gy, at::flip(weight, {2, 3}), zero_bias, kPlain, gx);
+  return gx;
+}
+
+// The same plus (a - b) in the same pass: FReLU's input gradient with identity, the
+// conv's share plus x's own share g - g_t of the max's gradient.
+at::Tensor dwconv_input_grad_plus(const at::Tensor& gy, const at::Tensor& weight,
+                                  const at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(gy.is_contiguous(at::MemoryFormat::ChannelsLast),
+              "dwconv_input_grad_plus: gy must be channels-last contiguous");
+  check_alike(gy, a);
+  check_alike(gy, b);
+  auto gx = at::empty(gy.sizes(), gy.options().memory_format(at::MemoryFormat::ChannelsLast));
+  auto zero_bias = at::zeros({gy.size(1)}, weight.options().memory_format(at::MemoryFormat::Contiguous));
+  dwconv_rows_into(gy, at::flip(weight, {2, 3}), zero_bias, kPlusRest, gx, a.data_ptr<float>(),
+                   b.data_ptr<float>());
   return gx;
 }
 
@@ -884,5 +918,7 @@ TORCH_LIBRARY(frelu_mm, m) {
   m.def("frelu_bn_grad_(Tensor(a!) c, Tensor gt, Tensor a, Tensor b, Tensor d) -> Tensor(a!)",
         &frelu_bn_grad_);
   m.def("dwconv_input_grad(Tensor gy, Tensor weight) -> Tensor", &dwconv_input_grad);
+  m.def("dwconv_input_grad_plus(Tensor gy, Tensor weight, Tensor a, Tensor b) -> Tensor",
+        &dwconv_input_grad_plus);
   m.def("dwconv_weight_grad(Tensor gy, Tensor x, int k) -> Tensor", &dwconv_weight_grad);
 }
