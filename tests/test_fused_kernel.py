@@ -368,12 +368,18 @@ def test_channel_moments_far_from_zero(kernel):
 
 
 @pytest.mark.parametrize('k', [1, 3, 5])
-def test_dwconv_input_grad_plus_adds_the_rest(kernel, k):
-    """``dwconv_input_grad_plus(gy, w, a, b)`` is the input gradient plus ``a - b``."""
+def test_dwconv_input_grad_into_adds_the_rest(kernel, k):
+    """``dwconv_input_grad_into_(out, gy, w, a, b)`` is the input gradient plus ``a - b``,
+    also written over ``b`` itself; without ``a, b`` the input gradient alone."""
     g = torch.Generator().manual_seed(k)
     shape = (2, 21, 8, 19)
     gy, a, b = (torch.randn(shape, generator=g).contiguous(memory_format=CL) for _ in range(3))
     w = torch.randn(21, 1, k, k, generator=g)
-    out = kernel.dwconv_input_grad_plus(gy, w, a, b)
     ref = kernel.dwconv_input_grad(gy, w) + (a - b)
+    out = kernel.dwconv_input_grad_into_(torch.empty_like(gy), gy, w, a, b)
     torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    over_b = b.clone()
+    assert kernel.dwconv_input_grad_into_(over_b, gy, w, a, over_b) is not None
+    torch.testing.assert_close(over_b, ref, rtol=1e-6, atol=1e-6)
+    plain = kernel.dwconv_input_grad_into_(torch.empty_like(gy), gy, w, None, None)
+    torch.testing.assert_close(plain, kernel.dwconv_input_grad(gy, w), rtol=0, atol=0)

@@ -193,11 +193,11 @@ def _dwconv(x, weight, bias, padding):
     return ops.dwconv(x, weight, _bias(weight, bias))
 
 
-def _dwconv_backward(g_c, x, weight, bias, padding, need, rest=None):
+def _dwconv_backward(g_c, x, weight, bias, padding, need, rest=None, out=None):
     """Gradients of the depthwise conv's (input, weight, bias) from its output's
-    ``g_c``: the C++ kernels where they apply (``dwconv_ops``), else aten's. ``rest``:
-    ``(a, b)`` whose ``a - b`` the kernels add to the input's gradient in the same pass
-    (only where they apply)."""
+    ``g_c``: the C++ kernels where they apply (``dwconv_ops``), else aten's. Only where
+    they apply: ``rest``, ``(a, b)`` whose ``a - b`` is added to the input's gradient
+    in the same pass; ``out``, a buffer for the input's gradient (may be ``a`` or ``b``)."""
     need_b = need[2] and bias is not None
     ops = dwconv_ops(x, weight, bias, padding, g_c)
     if ops is None:
@@ -206,8 +206,8 @@ def _dwconv_backward(g_c, x, weight, bias, padding, need, rest=None):
             list(padding), [1, 1], False, [0, 0], x.shape[1], [need[0], need[1], need_b])
     g_x = None
     if need[0]:
-        g_x = ops.dwconv_input_grad(g_c, weight) if rest is None else \
-            ops.dwconv_input_grad_plus(g_c, weight, *rest)
+        out = torch.empty_like(g_c) if out is None else out
+        g_x = ops.dwconv_input_grad_into_(out, g_c, weight, *(rest or (None, None)))
     g_w = g_b = None
     if need[1] or need_b:
         k = weight.shape[-1]
@@ -257,9 +257,10 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
                                    with_identity)
     a, b, d, g_gamma, g_beta = fnorm.backward_coefficients(sums, gamma, c.numel() // c.shape[1])
     g_c = ops.frelu_bn_grad_(c, g_t, a, b, d)
-    # with identity, x's own share g - g_t is added in the conv's input-gradient pass
+    # with identity, x's own share g - g_t is added in the conv's input-gradient pass,
+    # written over g_t (read only at the pixel written)
     g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need,
-                                     (g, g_t) if with_identity else None)
+                                     (g, g_t) if with_identity else None, out=g_t)
     return (g_x, g_w, g_b, g_gamma.to(gamma.dtype) if need[3] else None,
             g_beta.to(gamma.dtype) if need[4] else None)
 

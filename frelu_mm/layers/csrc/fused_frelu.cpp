@@ -749,19 +749,28 @@ at::Tensor dwconv_input_grad(const at::Tensor& gy, const at::Tensor& weight) {
   return gx;
 }
 
-// The same plus (a - b) in the same pass: FReLU's input gradient with identity, the
-// conv's share plus x's own share g - g_t of the max's gradient.
-at::Tensor dwconv_input_grad_plus(const at::Tensor& gy, const at::Tensor& weight,
-                                  const at::Tensor& a, const at::Tensor& b) {
+// The same into `out`, plus (a - b) in the same pass if a and b are given: FReLU's
+// input gradient, with identity the conv's share plus x's own share g - g_t of the
+// max's gradient. a and b are read only at the pixel written, so out may be a or b
+// (the lean backward writes over g_t: one activation-sized buffer less).
+at::Tensor dwconv_input_grad_into_(at::Tensor out, const at::Tensor& gy, const at::Tensor& weight,
+                                   const c10::optional<at::Tensor>& a,
+                                   const c10::optional<at::Tensor>& b) {
   TORCH_CHECK(gy.is_contiguous(at::MemoryFormat::ChannelsLast),
-              "dwconv_input_grad_plus: gy must be channels-last contiguous");
-  check_alike(gy, a);
-  check_alike(gy, b);
-  auto gx = at::empty(gy.sizes(), gy.options().memory_format(at::MemoryFormat::ChannelsLast));
+              "dwconv_input_grad_into_: gy must be channels-last contiguous");
+  TORCH_CHECK(a.has_value() == b.has_value(), "dwconv_input_grad_into_: a and b go together");
+  check_alike(gy, out);
+  TORCH_CHECK(!out.is_same(gy), "dwconv_input_grad_into_: out must not be gy");
   auto zero_bias = at::zeros({gy.size(1)}, weight.options().memory_format(at::MemoryFormat::Contiguous));
-  dwconv_rows_into(gy, at::flip(weight, {2, 3}), zero_bias, kPlusRest, gx, a.data_ptr<float>(),
-                   b.data_ptr<float>());
-  return gx;
+  if (!a.has_value()) {
+    dwconv_rows_into(gy, at::flip(weight, {2, 3}), zero_bias, kPlain, out);
+    return out;
+  }
+  check_alike(gy, *a);
+  check_alike(gy, *b);
+  dwconv_rows_into(gy, at::flip(weight, {2, 3}), zero_bias, kPlusRest, out, a->data_ptr<float>(),
+                   b->data_ptr<float>());
+  return out;
 }
 
 namespace {
@@ -918,7 +927,7 @@ TORCH_LIBRARY(frelu_mm, m) {
   m.def("frelu_bn_grad_(Tensor(a!) c, Tensor gt, Tensor a, Tensor b, Tensor d) -> Tensor(a!)",
         &frelu_bn_grad_);
   m.def("dwconv_input_grad(Tensor gy, Tensor weight) -> Tensor", &dwconv_input_grad);
-  m.def("dwconv_input_grad_plus(Tensor gy, Tensor weight, Tensor a, Tensor b) -> Tensor",
-        &dwconv_input_grad_plus);
+  m.def("dwconv_input_grad_into_(Tensor(a!) out, Tensor gy, Tensor weight, Tensor? a, Tensor? b) -> Tensor(a!)",
+        &dwconv_input_grad_into_);
   m.def("dwconv_weight_grad(Tensor gy, Tensor x, int k) -> Tensor", &dwconv_weight_grad);
 }
