@@ -383,3 +383,25 @@ def test_dwconv_input_grad_into_adds_the_rest(kernel, k):
     torch.testing.assert_close(over_b, ref, rtol=1e-6, atol=1e-6)
     plain = kernel.dwconv_input_grad_into_(torch.empty_like(gy), gy, w, None, None)
     torch.testing.assert_close(plain, kernel.dwconv_input_grad(gy, w), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('shape,train', [((1, 8, 1, 1), False), ((2, 8, 1, 1), True),
+                                         ((2, 8, 1, 1), False)])
+def test_lean_kernel_path_on_tiny_maps(shape, train):
+    """One-pixel maps (a PSP head's pooled branch): NCHW-contiguous tensors that are
+    also channels-last contiguous, with other strides on their size-1 dimensions, take
+    the C++ path and give the plain graph's values."""
+    m = randomise(FReLU(8, kernel_size=3)).train(train)
+    x = torch.randn(shape)
+    assert x.is_contiguous(memory_format=CL)
+    up = torch.randn(shape)
+    results = []
+    for lean in (True, False):
+        m.lean_backward = lean
+        xi = x.clone().requires_grad_()
+        y = m(xi)
+        results.append((y, torch.autograd.grad(y, [xi] + list(m.parameters()), up)))
+    (y1, g1), (y2, g2) = results
+    torch.testing.assert_close(y1, y2, rtol=1e-5, atol=1e-5)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

@@ -12,6 +12,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/empty_strided.h>
 #include <ATen/ops/flip.h>
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
@@ -338,6 +339,11 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
 
 }  // namespace
 
+// A new tensor laid out exactly as x, a channels-last contiguous tensor (its strides
+// too, also those of size-1 dimensions, which channels-last leaves free: outputs and
+// inputs of the training ops then compare alike).
+at::Tensor like(const at::Tensor& x) { return at::empty_strided(x.sizes(), x.strides(), x.options()); }
+
 // x: (N, C, H, W) float32, channels-last contiguous; weight: (C, 1, k, k); bias: (C).
 // Writes into y (what `mode` says), which is x itself when in place.
 void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
@@ -424,7 +430,7 @@ void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::T
 
 at::Tensor fused_frelu(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                        bool with_identity) {
-  auto y = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  auto y = like(x);
   dwconv_rows_into(x, weight, bias, with_identity ? kMaxX : kMaxZero, y);
   return y;
 }
@@ -504,7 +510,7 @@ at::Tensor frelu_add_rest_(at::Tensor gx, const at::Tensor& g, const at::Tensor&
 // (the lean training path's condition, forward and recomputed in backward: one
 // kernel for both, so the recompute is bit-identical) ---
 at::Tensor dwconv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  auto y = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  auto y = like(x);
   dwconv_rows_into(x, weight, bias, kPlain, y);
   return y;
 }
@@ -695,7 +701,7 @@ std::tuple<at::Tensor, at::Tensor> frelu_bn_split(const at::Tensor& c, const at:
   check_vec(scale, C, "frelu_bn_split");
   check_vec(shift, C, "frelu_bn_split");
   check_vec(center, C, "frelu_bn_split");
-  auto gt = at::empty(c.sizes(), c.options().memory_format(at::MemoryFormat::ChannelsLast));
+  auto gt = like(c);
   const float* cp = c.data_ptr<float>();
   const float* xp = with_identity ? x.data_ptr<float>() : nullptr;
   const float* gp = g.data_ptr<float>();
@@ -743,7 +749,7 @@ at::Tensor frelu_bn_grad_(at::Tensor c, const at::Tensor& gt, const at::Tensor& 
 // Input gradient: the output gradient gy convolved with the kernel flipped in both
 // axes (the transpose of a stride-1, size-preserving depthwise conv), by the row kernel.
 at::Tensor dwconv_input_grad(const at::Tensor& gy, const at::Tensor& weight) {
-  auto gx = at::empty(gy.sizes(), gy.options().memory_format(at::MemoryFormat::ChannelsLast));
+  auto gx = like(gy);
   auto zero_bias = at::zeros({gy.size(1)}, weight.options().memory_format(at::MemoryFormat::Contiguous));
   dwconv_rows_into(gy, at::flip(weight, {2, 3}), zero_bias, kPlain, gx);
   return gx;
