@@ -454,24 +454,33 @@ void check_alike(const at::Tensor& a, const at::Tensor& b) {
 // The share of g going to t in max(base, t), as torch.maximum's backward splits it:
 // g where t wins, g/2 on ties, 0 where base wins (NaN where t - base is NaN).
 // base = x (with_identity) or 0.
+// The max's gradient share at one value, as torch.maximum splits it: g where t - base > 0, g / 2
+// where it is 0, 0 where it is < 0, NaN where it is NaN.
+__attribute__((always_inline)) inline v8 share8(v8 d, v8 g) {
+  const v8 zero{}, half = zero + 0.5f;
+  return d > zero ? g : (d == zero ? half * g : (d < zero ? zero : d));
+}
+
+__attribute__((always_inline)) inline float share(float d, float g) {
+  return d > 0.f ? g : (d == 0.f ? 0.5f * g : (d < 0.f ? 0.f : d));
+}
+
 // Eight lanes at a time with vector selects (a per-element branch on the sign
 // mispredicts half the time: the mask of a trained FReLU is close to a coin flip).
 FRELU_CLONES void grad_split(float* t, const float* x, const float* g, int64_t n,
                              bool with_identity) {
-  const v8 zero{}, half = zero + 0.5f;
+  const v8 zero{};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const v8 b = with_identity ? *(const v8*)(x + i) : zero;
     const v8 d = *(const v8*)(t + i) - b;
     const v8 gv = *(const v8*)(g + i);
-    // d < 0: 0; d > 0: g; d == 0: g / 2; NaN (no comparison holds): d
-    const v8 r = d > zero ? gv : (d == zero ? half * gv : (d < zero ? zero : d));
-    *(v8*)(t + i) = r;
+    *(v8*)(t + i) = share8(d, gv);
   }
   for (; i < n; ++i) {
     const float b = with_identity ? x[i] : 0.f;
     const float d = t[i] - b;
-    t[i] = d > 0.f ? g[i] : (d == 0.f ? 0.5f * g[i] : (d < 0.f ? 0.f : d));
+    t[i] = share(d, g[i]);
   }
 }
 
@@ -648,17 +657,6 @@ at::Tensor frelu_affine_max_(at::Tensor c, const at::Tensor& x, const at::Tensor
     affine_max_span(cp, xp, sp, hp, C, q0, q1, with_identity);
   });
   return c;
-}
-
-// The max's gradient share at one value (as grad_split): g where t - base > 0, g / 2
-// where it is 0, 0 where it is < 0, NaN where it is NaN.
-__attribute__((always_inline)) inline v8 share8(v8 d, v8 g) {
-  const v8 zero{}, half = zero + 0.5f;
-  return d > zero ? g : (d == zero ? half * g : (d < zero ? zero : d));
-}
-
-__attribute__((always_inline)) inline float share(float d, float g) {
-  return d > 0.f ? g : (d == 0.f ? 0.5f * g : (d < 0.f ? 0.f : d));
 }
 
 FRELU_CLONES void bn_split_span(const float* c, const float* x, const float* g, float* gt,
