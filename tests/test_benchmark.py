@@ -29,6 +29,16 @@ def test_naive_is_the_plain_graph_and_ours_the_lean_one():
     assert '_LeanNormFReLUBackward' in names['ours'] and 'MaximumBackward0' not in names['ours']
 
 
+def test_training_rows_freeze_the_norms_as_the_backbone_default():
+    """The training rows use the backbone's default ``norm_eval=True`` (every BatchNorm
+    frozen in train mode); the batch-statistics rows train them."""
+    for norm_eval in (True, False):
+        model = benchmark.build('ours', 18, 'cpu', norm_eval)
+        model.train()
+        norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert norms and all(m.training != norm_eval for m in norms)
+
+
 def test_ours_inference_runs_the_fused_in_place_kernel(monkeypatch):
     from frelu_mm.layers import fused_kernel
     fused_kernel.load_kernel(raise_errors=True)
@@ -48,7 +58,7 @@ def test_ours_inference_runs_the_fused_in_place_kernel(monkeypatch):
 
 def test_runs_in_fresh_processes_reports_each_run():
     done = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'), '--depth', '18', '--batch', '1',
+        [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'), '--depth', '18', '--batch', '2',
          '--size', '32', '--repeats', '1', '--warmup', '0', '--runs', '2',
          '--skip', 'memory', 'layers'], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -56,7 +66,7 @@ def test_runs_in_fresh_processes_reports_each_run():
     assert out.count('exporting the ONNX backbones') == 1  # once, for every run
     assert out.count('(fresh process) ---') == 2
     assert 'ONNX Runtime' in out
-    for key in ('inference', 'ort_inference', 'train_step'):
+    for key in ('inference', 'ort_inference', 'train_step', 'train_step_batch_stats'):
         line = re.search(rf'^  {key} .*runs: ([0-9. ]+)\)$', out, re.M)
         assert line, out
         runs = [float(v) for v in line.group(1).split()]

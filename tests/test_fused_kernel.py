@@ -405,3 +405,43 @@ def test_lean_kernel_path_on_tiny_maps(shape, train):
     torch.testing.assert_close(y1, y2, rtol=1e-5, atol=1e-5)
     for a, b in zip(g1, g2):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('k', [1, 3, 5])
+@pytest.mark.parametrize('with_identity', [True, False])
+def test_folded_kernels_and_mask(kernel, k, with_identity):
+    """A frozen norm folded into the conv: ``frelu_folded`` (and in place) against the
+    float64 formula; the backward's ``frelu_folded_split`` recomputes its mask bit for
+    bit (a share of all of g exactly where the forward took t, half on ties) and sums
+    the share and share * u as float64 does."""
+    g = torch.Generator().manual_seed(k)
+    shape = (2, 21, 9, 13)
+    x = torch.randn(shape, generator=g)
+    w = torch.randn(21, 1, k, k, generator=g) * 0.5
+    bias_c = torch.randn(21, generator=g) * 0.1
+    scale, shift = torch.rand(21, generator=g) + 0.5, torch.randn(21, generator=g) * 0.1
+    if k == 1:  # ties where t == x == 0 exactly (and t == 0 == the base without x)
+        x[:, :, ::3] = 0.0
+        bias_c.zero_()
+        shift.zero_()
+    x = x.contiguous(memory_format=CL)
+    u = torch.conv2d(x.double(), w.double(), bias_c.double(), 1, k // 2, 1, 21)
+    t = u * scale.double().view(1, -1, 1, 1) + shift.double().view(1, -1, 1, 1)
+    base = x.double() if with_identity else torch.zeros_like(t)
+    y = kernel.frelu_folded(x, w, bias_c, scale, shift, with_identity)
+    torch.testing.assert_close(y.double(), torch.maximum(base, t), rtol=1e-5, atol=1e-5)
+    over = x.clone()
+    assert kernel.frelu_folded_(over, w, bias_c, scale, shift, with_identity) is not None
+    assert torch.equal(over, y)
+    ones = torch.ones(shape).contiguous(memory_format=CL)
+    share, sums = kernel.frelu_folded_split(x, ones, w, bias_c, scale, shift, with_identity)
+    took_t = y != (x if with_identity else torch.zeros_like(x))
+    assert torch.all(share[took_t] == 1.0)
+    assert torch.all(share[~took_t] != 1.0)  # 0, or 0.5 on an exact tie
+    if k == 1:
+        assert torch.all(share[:, :, ::3] == 0.5)
+    torch.testing.assert_close(sums[0], share.double().sum((0, 2, 3)), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(sums[1], (share.double() * u).sum((0, 2, 3)), rtol=1e-5, atol=1e-4)
+    gy = torch.randn(shape, generator=g).contiguous(memory_format=CL)
+    share_g, _ = kernel.frelu_folded_split(x, gy, w, bias_c, scale, shift, with_identity)
+    torch.testing.assert_close(share_g, share * gy, rtol=0, atol=0)

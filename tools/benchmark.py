@@ -8,8 +8,10 @@ One run measures on ``ActResNet`` (ResNet-50, batch 8, 224x224 by default):
 * ONNX Runtime inference: the backbones exported as ``tools/export_onnx.py`` writes
   them by default (FReLU fused, ``add`` form), opened with a plain
   ``onnxruntime.InferenceSession`` at default options; the FReLU ``max`` form beside;
-* training step (forward, backward, SGD step; norms in train mode): ReLU, naive
-  FReLU, ours (lean backward, channels-last);
+* training step (forward, backward, SGD step; the backbone in train mode with its
+  default ``norm_eval=True``, every BatchNorm frozen, as mmdet's ResNet trains
+  detectors): ReLU, naive FReLU, ours (lean backward, channels-last); and ReLU and ours
+  with ``norm_eval=False`` (norms on batch statistics), their own ratio;
 * peak training memory: peak RSS (CUDA: peak allocated) of a fresh subprocess per
   variant, so the peaks do not mix;
 * per-layer FReLU timings at the four stage widths;
@@ -37,14 +39,14 @@ import torch  # noqa: E402
 from frelu_mm.benchmark import (CL, NCHW, export_backbones, layer_timings,  # noqa: E402
                                 make_train, rss_peak)
 from frelu_mm.benchmark.floor import mac_floor  # noqa: E402
-from frelu_mm.benchmark.sections import (TARGETS, ort_inference, pytorch_inference,  # noqa: E402
-                                         relu_baseline, train_step)
+from frelu_mm.benchmark.sections import (BATCH_STATS, TARGETS, ort_inference,  # noqa: E402
+                                         pytorch_inference, relu_baseline, train_step)
 
 FORMAT_NAMES = {CL: 'channels_last', NCHW: 'nchw'}
 SECTIONS = ('inference', 'ort', 'train', 'memory', 'layers')
 TIMED = ('inference', 'ort', 'train')  # the sections --runs repeats in fresh processes
 COMPARE = dict(inference='naive', ort_inference='max form', train_step='naive',
-               train_peak_memory='naive')
+               train_peak_memory='naive')  # train_step_batch_stats: no comparison row
 
 
 def child_peak_memory(args):
@@ -197,7 +199,11 @@ def run_sections(args, paths):
 
     if 'train' not in args.skip:
         med, r = train_step(args)
-        report('training step (forward + backward + SGD, norms in train mode)', med)
+        frozen = {k: v for k, v in med.items() if not k.startswith(BATCH_STATS)}
+        batch = {k[len(BATCH_STATS):]: v for k, v in med.items() if k.startswith(BATCH_STATS)}
+        report('training step (forward + backward + SGD; norms frozen: norm_eval=True, the '
+               'backbone default)', frozen)
+        report('training step, norms on batch statistics (norm_eval=False)', batch)
         relu_train_fmt = NCHW if r['relu train nchw faster'] else CL
         ratios.update(r)
 
@@ -246,8 +252,9 @@ def run_sections(args, paths):
             each = ''
             if key in per_run:
                 each = '; runs: ' + ' '.join(f'{r:.3f}' for r in per_run[key])
-            print(f'  {key:<18} {ratios[key]:6.3f}x  (target <= {target:.2f}x: {ok}; floor '
-                  f'{key_floor:.3f}x; {COMPARE[key]} {ratios[key + " (compare)"]:.2f}x{each})')
+            compare = f'; {COMPARE[key]} {ratios[key + " (compare)"]:.2f}x' if key in COMPARE else ''
+            print(f'  {key:<22} {ratios[key]:6.3f}x  (target <= {target:.2f}x: {ok}; floor '
+                  f'{key_floor:.3f}x{compare}{each})')
 
 
 if __name__ == '__main__':

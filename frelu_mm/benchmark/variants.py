@@ -18,19 +18,22 @@ def naive_forward(self, x):
     return torch.maximum(x, self.norm(self.conv(x)))
 
 
-def build(variant: str, depth: int, device: str):
+def build(variant: str, depth: int, device: str, norm_eval: bool = True):
     """A backbone for ``variant``: ``relu``, ``naive`` or ``ours`` (seed 0).
 
     Args:
         variant (str): which model.
         depth (int): ResNet depth.
         device (str): e.g. ``'cpu'``.
+        norm_eval (bool): the backbone's ``norm_eval``: True (its default, as mmdet's
+            ResNet and detection fine-tuning) keeps every BatchNorm frozen (running
+            statistics) in train mode; False trains them on batch statistics.
     """
     from ..layers import FReLU
     from ..models import ActResNet
     act = dict(type='ReLU') if variant == 'relu' else dict(type='FReLU')
     torch.manual_seed(0)
-    model = ActResNet(depth=depth, act_cfg=act).to(device)
+    model = ActResNet(depth=depth, act_cfg=act, norm_eval=norm_eval).to(device)
     for m in model.modules():
         if isinstance(m, FReLU) and variant == 'naive':
             m.forward = naive_forward.__get__(m)
@@ -65,9 +68,10 @@ def make_inference(variant: str, fmt, args) -> Callable[[], None]:
     return no_grad_run(model, x.contiguous(memory_format=fmt), args.device)
 
 
-def make_train(variant: str, fmt, args) -> Callable[[], None]:
-    """A training step (forward, backward, SGD; norms in train mode) of ``variant``."""
-    model = build(variant, args.depth, args.device)
+def make_train(variant: str, fmt, args, norm_eval: bool = True) -> Callable[[], None]:
+    """A training step (forward, backward, SGD; the model in train mode, its norms frozen
+    if ``norm_eval``, see ``build``) of ``variant``."""
+    model = build(variant, args.depth, args.device, norm_eval)
     model.train()
     model.to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)

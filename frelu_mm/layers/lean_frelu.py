@@ -22,8 +22,13 @@ per-channel moments and ``c * scale + shift``, applied with the max in one pass;
 backward the max's split together with the norm's sums in one pass, the norm's input
 gradient over the conv's output, and x's own share added in the conv's
 input-gradient pass. The recompute runs the forward's functions on the same
-tensors, so the mask is again bit-identical. Elsewhere (NCHW, float64, bf16, GPUs)
-the same Functions use aten's ops.
+tensors, so the mask is again bit-identical. A frozen norm (eval mode: the running
+statistics, as under a backbone's ``norm_eval=True``) is folded into the conv instead
+(``_AppliedNorm.fold``): the forward is one pass (``y = max(x, (conv(x) + b) * s + sh)``,
+over the host norm's fresh output in ``lean_norm_frelu``), and the backward recomputes
+the condition inside the split (``g_t`` with the norm's sums, one pass), then runs the
+conv's weight and input gradients on ``g_t``: no conv output is ever stored.
+Elsewhere (NCHW, float64, bf16, GPUs) the same Functions use aten's ops.
 
 Supported: ``condition='dwconv'``, ``combine='max'``, ``with_identity`` True or
 False, a ``BatchNorm2d``/``SyncBatchNorm`` (train mode: batch statistics, running
@@ -132,6 +137,18 @@ class _AppliedNorm:
         self.scale, self.shift = scale.float(), (beta.double() - mean * scale).float()
         return self.scale, self.shift
 
+    def fold(self, bias, gamma, beta):
+        """The C++ kernels' form of a frozen norm (eval mode), folded into the
+        condition: float32 ``(bias_c, scale, shift)`` with ``norm(conv(x) + bias) =
+        (conv(x) + bias_c) * scale + shift``, ``bias_c`` the conv's bias less the
+        running mean. Kept for the backward (``self.folded``, ``self.k_invstd``)."""
+        invstd = (self.var.double() + self.eps).rsqrt()
+        bias_c = -self.mean.double() if bias is None else bias.double() - self.mean.double()
+        self.k_invstd = invstd
+        self.folded = (bias_c.float(), (gamma.double() * invstd).float(),
+                       beta.detach().float().contiguous())
+        return self.folded
+
     def backward_coefficients(self, sums, gamma, m):
         """From the C++ split's per-channel sums of ``g_t`` and ``g_t * (c - center)``
         (float64): ``(a, b, d, g_gamma, g_beta)``, the input gradient being
@@ -170,9 +187,15 @@ def _bias(weight, bias):
     return bias if bias is not None else weight.new_zeros(weight.shape[0])
 
 
-def _frelu_forward(x, weight, bias, fnorm, gamma, beta, padding, with_identity):
-    """``max(base, T(x))`` into T's fresh buffer (no autograd here)."""
+def _frelu_forward(x, weight, bias, fnorm, gamma, beta, padding, with_identity, inplace=False):
+    """``max(base, T(x))`` into T's fresh buffer (no autograd here); with a frozen norm
+    in the C++ kernels, one pass, over ``x`` if ``inplace`` (``x`` is not needed
+    after)."""
     ops = _kernel_norm_ops(x, weight, bias, fnorm, padding)
+    if ops is not None and not fnorm.use_batch:  # norm folded into the conv: one pass
+        folded = fnorm.fold(bias, gamma, beta)
+        return (ops.frelu_folded_ if inplace else ops.frelu_folded)(x, weight, *folded,
+                                                                    with_identity)
     if ops is not None:  # conv; moments; norm and max in one pass over the conv's output
         c = ops.dwconv(x, weight, _bias(weight, bias))
         scale, shift = fnorm.forward_affine(c, gamma, beta, ops)
@@ -248,10 +271,34 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
     return g_x, g_w, g_b, g_gamma, g_beta
 
 
+def _folded_backward(ops, g, x, weight, bias, fnorm, gamma, with_identity, need):
+    """``_kernel_backward`` for a frozen norm folded into the conv (``fnorm.fold``):
+    the condition recomputed with the max's split and the norm's sums in one pass (the
+    forward's kernel, so its mask), then the conv's weight and input gradients from
+    the split's ``g_t`` (the conv's output gradient is ``g_t * scale``, per channel)."""
+    bias_c, scale, shift = fnorm.folded
+    g_t, sums = ops.frelu_folded_split(x, g, weight, bias_c, scale, shift, with_identity)
+    g_gamma = (sums[1] * fnorm.k_invstd).to(gamma.dtype) if need[3] else None
+    g_beta = sums[0].to(gamma.dtype) if need[4] else None
+    g_b = (sums[0] * scale.double()).to(bias.dtype) if need[2] and bias is not None else None
+    g_w = None
+    if need[1]:
+        taps = ops.dwconv_weight_grad(g_t, x, weight.shape[-1])[:, :-1]
+        g_w = (taps * scale[:, None]).reshape(weight.shape)
+    g_x = None
+    if need[0]:
+        rest = (g, g_t) if with_identity else (None, None)  # x's own share g - g_t
+        g_x = ops.dwconv_input_grad_into_(torch.empty_like(g_t), g_t,
+                                          weight * scale.view(-1, 1, 1, 1), *rest)
+    return g_x, g_w, g_b, g_gamma, g_beta
+
+
 def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identity, need):
     """``_frelu_backward`` in the C++ kernels: the conv recomputed (the forward's
     kernel), the max's split with the norm's sums in one pass, the norm's input
     gradient over the conv's output, the conv's backward, x's own share."""
+    if not fnorm.use_batch:
+        return _folded_backward(ops, g, x, weight, bias, fnorm, gamma, with_identity, need)
     c = ops.dwconv(x, weight, _bias(weight, bias))
     g_t, sums = ops.frelu_bn_split(c, x, g, fnorm.scale, fnorm.shift, fnorm.center,
                                    with_identity)
@@ -296,7 +343,9 @@ class _LeanNormFReLU(torch.autograd.Function):
         x = ctx.norm.forward(c, n_gamma, n_beta)
         if identity is not None:
             x = x.add_(identity)
-        y = _frelu_forward(x, weight, bias, ctx.fnorm, gamma, beta, padding, with_identity)
+        # x is the norm's fresh output, recomputed in backward: y may overwrite it
+        y = _frelu_forward(x, weight, bias, ctx.fnorm, gamma, beta, padding, with_identity,
+                           inplace=x is not c)
         ctx.save_for_backward(c, identity, n_gamma, n_beta, weight, bias, gamma, beta)
         return y
 

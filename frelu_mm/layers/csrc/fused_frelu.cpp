@@ -41,7 +41,17 @@ constexpr int STRIP_V = 2;
 // backward's input gradient, a conv of the output gradient with the flipped kernel)
 // or t + (ra - rb) with two more tensors of x's size (the input gradient of FReLU
 // with identity: the conv's, plus x's own share g - g_t of the max's gradient)
-enum Mode { kMaxZero = 0, kMaxX = 1, kPlain = 2, kPlusRest = 3 };
+//
+// With a frozen norm folded in (eval-mode BatchNorm, lean_frelu.py), t is
+// u * s + sh per channel, u = dwconv(x) + b centred by the running mean: FReLU's
+// output max(x or 0, t) (kAffineMaxX / kAffineMaxZero), or in the backward, from the
+// output gradient g, t's share of it as torch.maximum splits it, with per-channel sums
+// of that share and of share * u for the norm's gradients (kSplitX / kSplitZero).
+// Forward and backward compute u and t by the same code, so the mask is the same.
+enum Mode {
+  kMaxZero = 0, kMaxX = 1, kPlain = 2, kPlusRest = 3,
+  kAffineMaxZero = 4, kAffineMaxX = 5, kSplitZero = 6, kSplitX = 7
+};
 
 // max(x, t) as x > t ? x : t (one maxps). It propagates NaN like torch.maximum because
 // t = dwconv(x) + b is NaN wherever x is (the centre tap multiplies x).
@@ -60,6 +70,28 @@ __attribute__((always_inline)) inline v8 combine8(v8 x, v8 t, int mode) {
   if (mode == kMaxZero) x = v8{};
   return x > t ? x : t;
 }
+
+// The share of g going to t in max(base, t), as torch.maximum's backward splits it:
+// g where t wins, g/2 on ties, 0 where base wins (NaN where t - base is NaN).
+// base = x (with_identity) or 0.
+// The max's gradient share at one value, as torch.maximum splits it: g where t - base > 0, g / 2
+// where it is 0, 0 where it is < 0, NaN where it is NaN.
+__attribute__((always_inline)) inline v8 share8(v8 d, v8 g) {
+  const v8 zero{}, half = zero + 0.5f;
+  return d > zero ? g : (d == zero ? half * g : (d < zero ? zero : d));
+}
+
+__attribute__((always_inline)) inline float share(float d, float g) {
+  return d > 0.f ? g : (d == 0.f ? 0.5f * g : (d < 0.f ? 0.f : d));
+}
+
+// The condition from the conv's output, in forward and in the backward's recompute
+// alike (one function: the same instructions, so the same bits, in both).
+__attribute__((always_inline)) inline float affine(float c, float s, float sh) {
+  return c * s + sh;
+}
+
+__attribute__((always_inline)) inline v8 affine8(v8 c, v8 s, v8 sh) { return c * s + sh; }
 
 constexpr int MAXK = 15;  // widest kernel handled (row pointers on the stack)
 // Rows with room for this many strips are prefetched in software, one strip ahead
@@ -81,11 +113,15 @@ struct Window {
   int64_t W;
   bool prefetch;  // software prefetch of the input, a strip ahead
   const float* ra;  // kPlusRest: the output row's pixels in the two added tensors
-  const float* rb;
+  const float* rb;  // (kSplit*: ra is the output gradient's row)
+  const float* s;   // kAffine* and kSplit*: per-channel scale and shift of u
+  const float* sh;
+  float* s0;  // kSplit*: per-channel sums of the share and of share * u, this row
+  float* s1;
 
   Window(const float* zeros, int64_t W, bool prefetch)
       : left(nullptr), save(nullptr), zeros(zeros), W(W), prefetch(prefetch), ra(nullptr),
-        rb(nullptr) {}
+        rb(nullptr), s(nullptr), sh(nullptr), s0(nullptr), s1(nullptr) {}
 };
 
 // The centre pixel's inputs x (V * 8 channels from c of pixel w): saved if in place,
@@ -101,6 +137,22 @@ __attribute__((always_inline)) inline void finish(
     for (int j = 0; j < V; ++j)
       *(v8*)(yo + c + 8 * j) = acc[j] + (*(const v8*)(win.ra + w * C + c + 8 * j) -
                                          *(const v8*)(win.rb + w * C + c + 8 * j));
+    return;
+  }
+  if (M >= kAffineMaxZero) {
+    for (int j = 0; j < V; ++j) {
+      const int64_t ch = c + 8 * j;
+      const v8 t = affine8(acc[j], *(const v8*)(win.s + ch), *(const v8*)(win.sh + ch));
+      const bool with_x = M == kAffineMaxX || M == kSplitX;
+      if (M == kAffineMaxZero || M == kAffineMaxX) {
+        *(v8*)(yo + ch) = combine8(x[j], t, with_x ? kMaxX : kMaxZero);
+      } else {
+        const v8 r = share8(t - (with_x ? x[j] : v8{}), *(const v8*)(win.ra + w * C + ch));
+        *(v8*)(yo + ch) = r;
+        *(v8*)(win.s0 + ch) += r;
+        *(v8*)(win.s1 + ch) += r * acc[j];
+      }
+    }
     return;
   }
   for (int j = 0; j < V; ++j) *(v8*)(yo + c + 8 * j) = combine8(x[j], acc[j], M);
@@ -203,6 +255,19 @@ __attribute__((always_inline)) inline void block1(
     }
   const float x = win.rp[p][w * C + c];
   if (win.save) win.save[w * C + c] = x;
+  if (M >= kAffineMaxZero) {
+    const float t = affine(acc, win.s[c], win.sh[c]);
+    const bool with_x = M == kAffineMaxX || M == kSplitX;
+    if (M == kAffineMaxZero || M == kAffineMaxX) {
+      yo[c] = combine(x, t, with_x ? kMaxX : kMaxZero);
+    } else {
+      const float r = share(t - (with_x ? x : 0.f), win.ra[w * C + c]);
+      yo[c] = r;
+      win.s0[c] += r;
+      win.s1[c] += r * acc;
+    }
+    return;
+  }
   yo[c] = M == kPlusRest ? acc + (win.ra[w * C + c] - win.rb[w * C + c]) : combine(x, acc, M);
 }
 
@@ -281,26 +346,49 @@ void row(const Window& win, const float* wt, const float* b, float* yrow, int64_
     case kMaxX: return row_k<kMaxX>(win, wt, b, yrow, W, C, k);
     case kMaxZero: return row_k<kMaxZero>(win, wt, b, yrow, W, C, k);
     case kPlusRest: return row_k<kPlusRest>(win, wt, b, yrow, W, C, k);
+    case kAffineMaxZero: return row_k<kAffineMaxZero>(win, wt, b, yrow, W, C, k);
+    case kAffineMaxX: return row_k<kAffineMaxX>(win, wt, b, yrow, W, C, k);
+    case kSplitZero: return row_k<kSplitZero>(win, wt, b, yrow, W, C, k);
+    case kSplitX: return row_k<kSplitX>(win, wt, b, yrow, W, C, k);
     default: return row_k<kPlain>(win, wt, b, yrow, W, C, k);
   }
 }
 
 inline bool inside(int64_t h, int64_t H) { return h >= 0 && h < H; }
 
-// Output rows [r0, r1) of the (N * H) rows into y (out of place).
+// What some modes read besides x: kPlusRest's two tensors (ra, rb; kSplit*: the
+// output gradient in ra), the affine (s, sh) of kAffine* and kSplit*, and kSplit*'s
+// float64 sums, (threads, 2, C).
+struct Extra {
+  const float* ra = nullptr;
+  const float* rb = nullptr;
+  const float* s = nullptr;
+  const float* sh = nullptr;
+  double* sums = nullptr;
+};
+
+// Output rows [r0, r1) of the (N * H) rows into y (out of place). kSplit* sums each
+// row in float, then adds the row's sums to this thread's float64 ones.
 void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t H,
               int64_t W, int64_t C, int k, int mode, int64_t r0, int64_t r1,
-              const float* zeros, bool prefetch, const float* ra, const float* rb) {
+              const float* zeros, bool prefetch, const Extra& ex, float* part) {
   const int p = k / 2;
   const int64_t rs = W * C;
   Window win(zeros, W, prefetch);
+  win.s = ex.s, win.sh = ex.sh;
+  double* acc = ex.sums ? ex.sums + at::get_thread_num() * 2 * C : nullptr;
+  if (acc) win.s0 = part, win.s1 = part + C;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     for (int dy = 0; dy < k; ++dy)
       win.rp[dy] = inside(h + dy - p, H) ? x + (r + dy - p) * rs : zeros;
     win.left = win.rp[p];
-    if (ra) win.ra = ra + r * rs, win.rb = rb + r * rs;
+    if (ex.ra) win.ra = ex.ra + r * rs;
+    if (ex.rb) win.rb = ex.rb + r * rs;
+    if (acc) std::fill(part, part + 2 * C, 0.f);
     row(win, wt, b, y + r * rs, W, C, k, mode);
+    if (acc)
+      for (int64_t i = 0; i < 2 * C; ++i) acc[i] += part[i];
   }
 }
 
@@ -312,10 +400,11 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
 void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
                   int64_t W, int64_t C, int k, int mode, int64_t r0, int64_t r1,
                   const float* before, const float* after, float* ring, const float* zeros,
-                  bool prefetch) {
+                  bool prefetch, const Extra& ex) {
   const int p = k / 2;
   const int64_t rs = W * C;
   Window win(zeros, W, prefetch);
+  win.s = ex.s, win.sh = ex.sh;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     for (int dy = 0; dy < k; ++dy) {
@@ -347,8 +436,7 @@ at::Tensor like(const at::Tensor& x) { return at::empty_strided(x.sizes(), x.str
 // x: (N, C, H, W) float32, channels-last contiguous; weight: (C, 1, k, k); bias: (C).
 // Writes into y (what `mode` says), which is x itself when in place.
 void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                      int mode, const at::Tensor& y, const float* ra = nullptr,
-                      const float* rb = nullptr) {
+                      int mode, const at::Tensor& y, const Extra& ex = Extra()) {
   TORCH_CHECK(x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu(),
               "fused_frelu: x must be a 4-d float32 CPU tensor");
   TORCH_CHECK(x.is_contiguous(at::MemoryFormat::ChannelsLast),
@@ -385,8 +473,13 @@ void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::T
     float* yp = y.data_ptr<float>();
     // grain: about 32k outputs per task
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, rs));
+    // kSplit*: a float row of sums per thread (a chunk runs on one thread)
+    auto parts = at::empty({ex.sums ? at::get_num_threads() * 2 * C : 0},
+                           x.options().memory_format(at::MemoryFormat::Contiguous));
+    float* pp = parts.data_ptr<float>();
     at::parallel_for(0, R, grain, [&](int64_t r0, int64_t r1) {
-      rows_out(xp, wp, bp, yp, H, W, C, (int)k, mode, r0, r1, zeros, prefetch, ra, rb);
+      float* part = ex.sums ? pp + at::get_thread_num() * 2 * C : nullptr;
+      rows_out(xp, wp, bp, yp, H, W, C, (int)k, mode, r0, r1, zeros, prefetch, ex, part);
     });
     return;
   }
@@ -423,7 +516,7 @@ void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::T
       bounds(i, &r0, &r1);
       const float* before = sp + i * slot;
       rows_inplace(xp, wp, bp, H, W, C, (int)k, mode, r0, r1, before,
-                   before + p * rs, sp + i * slot + 2 * p * rs, zeros, prefetch);
+                   before + p * rs, sp + i * slot + 2 * p * rs, zeros, prefetch, ex);
     }
   });
 }
@@ -449,20 +542,6 @@ void check_alike(const at::Tensor& a, const at::Tensor& b) {
                   b.is_cpu() && a.sizes() == b.sizes() && a.strides() == b.strides() &&
                   a.is_non_overlapping_and_dense(),
               "frelu_mm: float32 CPU tensors of equal sizes and strides, dense, expected");
-}
-
-// The share of g going to t in max(base, t), as torch.maximum's backward splits it:
-// g where t wins, g/2 on ties, 0 where base wins (NaN where t - base is NaN).
-// base = x (with_identity) or 0.
-// The max's gradient share at one value, as torch.maximum splits it: g where t - base > 0, g / 2
-// where it is 0, 0 where it is < 0, NaN where it is NaN.
-__attribute__((always_inline)) inline v8 share8(v8 d, v8 g) {
-  const v8 zero{}, half = zero + 0.5f;
-  return d > zero ? g : (d == zero ? half * g : (d < zero ? zero : d));
-}
-
-__attribute__((always_inline)) inline float share(float d, float g) {
-  return d > 0.f ? g : (d == 0.f ? 0.5f * g : (d < 0.f ? 0.f : d));
 }
 
 // Eight lanes at a time with vector selects (a per-element branch on the sign
@@ -526,14 +605,6 @@ at::Tensor dwconv(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 
 // --- training: FReLU's own BatchNorm around the depthwise conv's output c, in
 // channels-last (pixels, C) layout: t = c * scale + shift per channel ---
-
-// The condition from the conv's output, in forward and in the backward's recompute
-// alike (one function: the same instructions, so the same bits, in both).
-__attribute__((always_inline)) inline float affine(float c, float s, float sh) {
-  return c * s + sh;
-}
-
-__attribute__((always_inline)) inline v8 affine8(v8 c, v8 s, v8 sh) { return c * s + sh; }
 
 void check_cl(const at::Tensor& a, const char* what) {
   TORCH_CHECK(a.dim() == 4 && a.scalar_type() == at::kFloat && a.is_cpu() &&
@@ -742,6 +813,65 @@ at::Tensor frelu_bn_grad_(at::Tensor c, const at::Tensor& gt, const at::Tensor& 
   return c;
 }
 
+// --- training with a frozen (eval-mode) norm folded into the condition: t = u * scale
+// + shift, u = dwconv(x) + bias (bias centred by the running mean; see Mode) ---
+
+// FReLU's output max(x or 0, t) into y (a new tensor, or x itself).
+void frelu_folded_into(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                       const at::Tensor& scale, const at::Tensor& shift, bool with_identity,
+                       const at::Tensor& y) {
+  check_cl(x, "frelu_folded");
+  check_vec(scale, x.size(1), "frelu_folded");
+  check_vec(shift, x.size(1), "frelu_folded");
+  Extra ex;
+  ex.s = scale.data_ptr<float>();
+  ex.sh = shift.data_ptr<float>();
+  dwconv_rows_into(x, weight, bias, with_identity ? kAffineMaxX : kAffineMaxZero, y, ex);
+}
+
+at::Tensor frelu_folded(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                        const at::Tensor& scale, const at::Tensor& shift, bool with_identity) {
+  auto y = like(x);
+  frelu_folded_into(x, weight, bias, scale, shift, with_identity, y);
+  return y;
+}
+
+// The same over x (no allocation of the activation's size).
+at::Tensor frelu_folded_(at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
+                         const at::Tensor& scale, const at::Tensor& shift, bool with_identity) {
+  frelu_folded_into(x, weight, bias, scale, shift, with_identity, x);
+  return x;
+}
+
+// From FReLU's output gradient g, t's share of it (recomputing t as frelu_folded does,
+// so with its mask), with per channel the float64 sums of the share and of share * u:
+// (share, (2, C)).
+std::tuple<at::Tensor, at::Tensor> frelu_folded_split(
+    const at::Tensor& x, const at::Tensor& g, const at::Tensor& weight, const at::Tensor& bias,
+    const at::Tensor& scale, const at::Tensor& shift, bool with_identity) {
+  check_cl(x, "frelu_folded_split");
+  check_alike(x, g);
+  const int64_t C = x.size(1);
+  check_vec(scale, C, "frelu_folded_split");
+  check_vec(shift, C, "frelu_folded_split");
+  const int64_t threads = at::get_num_threads();
+  auto opts = x.options().memory_format(at::MemoryFormat::Contiguous).dtype(at::kDouble);
+  auto acc = at::zeros({threads, 2 * C}, opts);
+  Extra ex;
+  ex.ra = g.data_ptr<float>();
+  ex.s = scale.data_ptr<float>();
+  ex.sh = shift.data_ptr<float>();
+  ex.sums = acc.data_ptr<double>();
+  auto share = like(x);
+  dwconv_rows_into(x, weight, bias, with_identity ? kSplitX : kSplitZero, share, ex);
+  auto sums = at::zeros({2, C}, opts);
+  double* sp = sums.data_ptr<double>();
+  const double* ap = acc.data_ptr<double>();
+  for (int64_t t = 0; t < threads; ++t)
+    for (int64_t i = 0; i < 2 * C; ++i) sp[i] += ap[t * 2 * C + i];
+  return std::make_tuple(share, sums);
+}
+
 // --- training: the depthwise conv's backward (stride 1, zero padding k/2) ---
 
 // Input gradient: the output gradient gy convolved with the kernel flipped in both
@@ -772,8 +902,10 @@ at::Tensor dwconv_input_grad_into_(at::Tensor out, const at::Tensor& gy, const a
   }
   check_alike(gy, *a);
   check_alike(gy, *b);
-  dwconv_rows_into(gy, at::flip(weight, {2, 3}), zero_bias, kPlusRest, out, a->data_ptr<float>(),
-                   b->data_ptr<float>());
+  Extra ex;
+  ex.ra = a->data_ptr<float>();
+  ex.rb = b->data_ptr<float>();
+  dwconv_rows_into(gy, at::flip(weight, {2, 3}), zero_bias, kPlusRest, out, ex);
   return out;
 }
 
@@ -934,4 +1066,10 @@ TORCH_LIBRARY(frelu_mm, m) {
   m.def("dwconv_input_grad_into_(Tensor(a!) out, Tensor gy, Tensor weight, Tensor? a, Tensor? b) -> Tensor(a!)",
         &dwconv_input_grad_into_);
   m.def("dwconv_weight_grad(Tensor gy, Tensor x, int k) -> Tensor", &dwconv_weight_grad);
+  m.def("frelu_folded(Tensor x, Tensor weight, Tensor bias, Tensor scale, Tensor shift, bool with_identity) -> Tensor",
+        &frelu_folded);
+  m.def("frelu_folded_(Tensor(a!) x, Tensor weight, Tensor bias, Tensor scale, Tensor shift, bool with_identity) -> Tensor(a!)",
+        &frelu_folded_);
+  m.def("frelu_folded_split(Tensor x, Tensor g, Tensor weight, Tensor bias, Tensor scale, Tensor shift, bool with_identity) -> (Tensor, Tensor)",
+        &frelu_folded_split);
 }
