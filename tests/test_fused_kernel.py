@@ -445,3 +445,60 @@ def test_folded_kernels_and_mask(kernel, k, with_identity):
     gy = torch.randn(shape, generator=g).contiguous(memory_format=CL)
     share_g, _ = kernel.frelu_folded_split(x, gy, w, bias_c, scale, shift, with_identity)
     torch.testing.assert_close(share_g, share * gy, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('identity', [True, False])
+@pytest.mark.parametrize('host_train,frelu_train', [(True, True), (False, False), (True, False)])
+@pytest.mark.parametrize('channels,k', [(16, 3), (13, 5)])
+def test_lean_norm_kernel_path_equals_float64_plain(identity, host_train, frelu_train,
+                                                    channels, k, monkeypatch):
+    """``FReLU(BN(c) + identity)`` in float32 channels-last through the C++ path (the
+    folded one where FReLU's norm is frozen: forward over the host norm's output, the
+    input gradient over the recomputed x) against the plain graph in float64: output,
+    the gradients of c, identity and every parameter, both norms' running statistics,
+    over two steps."""
+    from frelu_mm.layers import lean_frelu
+    from frelu_mm.layers.norm_act import norm_act
+    paths = []
+    real = lean_frelu._kernel_backward
+
+    def spy(ops, *a):
+        paths.append(a[-1])  # x_owned
+        return real(ops, *a)
+    monkeypatch.setattr(lean_frelu, '_kernel_backward', spy)
+
+    def models(dtype):
+        host = randomise(nn.BatchNorm2d(channels), seed=1).to(dtype).train(host_train)
+        m = randomise(FReLU(channels, kernel_size=k), seed=2).to(dtype)
+        m.norm.train(frelu_train)
+        return host, m
+    host, m = models(torch.float32)
+    host32, plain = models(torch.float32)
+    host64, ref = models(torch.float64)
+    plain.lean_backward = ref.lean_backward = False
+    g = torch.Generator().manual_seed(channels)
+    c = torch.randn(2, channels, 9, 11, generator=g) * 3 + 1
+    res = torch.randn(c.shape, generator=g)
+    up = torch.randn(c.shape, generator=g)
+
+    def step(norm, act, fmt, dtype):
+        ci = c.to(dtype).contiguous(memory_format=fmt).requires_grad_()
+        ri = res.to(dtype).contiguous(memory_format=fmt).requires_grad_()
+        y = norm_act(norm, act, ci, ri if identity else None)
+        inputs = [ci] + ([ri] if identity else []) + list(norm.parameters()) + list(act.parameters())
+        return y, torch.autograd.grad(y, inputs, up.to(dtype).contiguous(memory_format=fmt))
+    for _ in range(2):
+        y, grads = step(host, m, CL, torch.float32)
+        _, grads32 = step(host32, plain, torch.contiguous_format, torch.float32)
+        y64, grads64 = step(host64, ref, torch.contiguous_format, torch.float64)
+        torch.testing.assert_close(y.double(), y64, rtol=1e-5, atol=1e-5)
+        for a, b, ref_b in zip(grads, grads32, grads64):
+            err_ours = (a.double() - ref_b).abs().max().item()
+            err_plain = (b.double() - ref_b).abs().max().item()
+            bound = 2e-5 * max(1.0, ref_b.abs().max().item())
+            assert err_ours <= max(bound, 4 * err_plain), (err_ours, err_plain, bound)
+        for ours_mod, ref_mod in ((host, host64), (m, ref)):
+            for key, v in ref_mod.state_dict().items():
+                torch.testing.assert_close(ours_mod.state_dict()[key].to(v.dtype), v,
+                                           rtol=1e-5, atol=1e-6)
+    assert paths == [True, True]

@@ -240,15 +240,17 @@ def _dwconv_backward(g_c, x, weight, bias, padding, need, rest=None, out=None):
     return g_x, g_w, g_b
 
 
-def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identity, need):
+def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identity, need,
+                    x_owned=False):
     """Gradients of (x, weight, bias, gamma, beta) from the output gradient ``g``,
-    recomputing ``T(x)``; ``need``: which of them are needed."""
+    recomputing ``T(x)``; ``need``: which of them are needed; ``x_owned``: ``x`` is
+    a recompute, free to overwrite once read."""
     if g.stride() != x.stride() and g.shape == x.shape:
         g = torch.empty_like(x).copy_(g)  # e.g. mean's expanded gradient: x's layout
     ops = _kernel_norm_ops(x, weight, bias, fnorm, padding, g)
     if ops is not None:
         return _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding,
-                                with_identity, need)
+                                with_identity, need, x_owned)
     c = _dwconv(x, weight, bias, padding)
     t = fnorm.recompute(c, gamma, beta)
     # share of the gradient going to T(x): 1 where T wins, 1/2 on ties, else 0,
@@ -271,11 +273,13 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
     return g_x, g_w, g_b, g_gamma, g_beta
 
 
-def _folded_backward(ops, g, x, weight, bias, fnorm, gamma, with_identity, need):
+def _folded_backward(ops, g, x, weight, bias, fnorm, gamma, with_identity, need, x_owned):
     """``_kernel_backward`` for a frozen norm folded into the conv (``fnorm.fold``):
     the condition recomputed with the max's split and the norm's sums in one pass (the
     forward's kernel, so its mask), then the conv's weight and input gradients from
-    the split's ``g_t`` (the conv's output gradient is ``g_t * scale``, per channel)."""
+    the split's ``g_t`` (the conv's output gradient is ``g_t * scale``, per channel);
+    the input gradient written over ``x`` if ``x_owned`` (a recompute, read last by
+    the weight gradient)."""
     bias_c, scale, shift = fnorm.folded
     g_t, sums = ops.frelu_folded_split(x, g, weight, bias_c, scale, shift, with_identity)
     g_gamma = (sums[1] * fnorm.k_invstd).to(gamma.dtype) if need[3] else None
@@ -288,17 +292,19 @@ def _folded_backward(ops, g, x, weight, bias, fnorm, gamma, with_identity, need)
     g_x = None
     if need[0]:
         rest = (g, g_t) if with_identity else (None, None)  # x's own share g - g_t
-        g_x = ops.dwconv_input_grad_into_(torch.empty_like(g_t), g_t,
-                                          weight * scale.view(-1, 1, 1, 1), *rest)
+        out = x if x_owned else torch.empty_like(g_t)
+        g_x = ops.dwconv_input_grad_into_(out, g_t, weight * scale.view(-1, 1, 1, 1), *rest)
     return g_x, g_w, g_b, g_gamma, g_beta
 
 
-def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identity, need):
+def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identity, need,
+                     x_owned=False):
     """``_frelu_backward`` in the C++ kernels: the conv recomputed (the forward's
     kernel), the max's split with the norm's sums in one pass, the norm's input
     gradient over the conv's output, the conv's backward, x's own share."""
     if not fnorm.use_batch:
-        return _folded_backward(ops, g, x, weight, bias, fnorm, gamma, with_identity, need)
+        return _folded_backward(ops, g, x, weight, bias, fnorm, gamma, with_identity, need,
+                                x_owned)
     c = ops.dwconv(x, weight, _bias(weight, bias))
     g_t, sums = ops.frelu_bn_split(c, x, g, fnorm.scale, fnorm.shift, fnorm.center,
                                    with_identity)
@@ -359,7 +365,7 @@ class _LeanNormFReLU(torch.autograd.Function):
                 x = x.add_(identity)
             g_x, g_w, g_b, g_gamma, g_beta = _frelu_backward(
                 g, x, weight, bias, ctx.fnorm, gamma, beta, ctx.padding, ctx.with_identity,
-                (True, need[5], need[6], need[7], need[8]))
+                (True, need[5], need[6], need[7], need[8]), x_owned=x is not c)
             del x
             g_c, g_ngamma, g_nbeta = ctx.norm.backward(g_x, c, n_gamma, need[0], need[2],
                                                        need[3])
