@@ -66,6 +66,8 @@ def test_runs_in_fresh_processes_reports_each_run():
     assert out.count('exporting the ONNX backbones') == 1  # once, for every run
     assert out.count('(fresh process) ---') == 2
     assert 'ONNX Runtime' in out
+    from frelu_mm.layers import fused_kernel
+    assert f'FReLU kernel: {fused_kernel.describe()}\n' in out  # the build that ran
     for key in ('inference', 'ort_inference', 'train_step', 'train_step_batch_stats'):
         line = re.search(rf'^  {key} .*runs: ([0-9. ]+)\)$', out, re.M)
         assert line, out

@@ -17,11 +17,32 @@ from frelu_mm.models import ActResNet
 CL = torch.channels_last
 
 
-@pytest.fixture(autouse=True)
-def kernel(monkeypatch):
+@pytest.fixture(autouse=True, params=[True, False], ids=['wide-rows', 'narrow-rows'])
+def kernel(request, monkeypatch):
+    """The kernel, each test twice: rows 16 lanes wide (AVX-512; where the CPU lacks it,
+    the 8-lane rows again) and 8 lanes wide."""
     k = fused_kernel.load_kernel(raise_errors=True)  # fails, not skips, without gcc
     monkeypatch.setattr(fused_kernel, '_fast', True)  # test whichever build runs here
-    return k
+    before = k.wide_rows()
+    k.set_wide_rows(request.param)
+    yield k
+    k.set_wide_rows(before)
+
+
+def cpu_flags():
+    with open('/proc/cpuinfo') as f:
+        for line in f:
+            if line.startswith('flags'):
+                return set(line.split(':', 1)[1].split())
+    return set()
+
+
+def test_wide_rows_where_the_cpu_has_avx512(kernel):
+    """On by default exactly where the CPU has x86-64-v4's AVX-512 subsets (and the
+    x86-64 GCC >= 12 build has the wide rows)."""
+    avx512 = {'avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl'} <= cpu_flags()
+    assert kernel.set_wide_rows(True) == (avx512 and bool(kernel.fast_path()))
+    assert kernel.set_wide_rows(False) is False and kernel.wide_rows() is False
 
 
 def randomise(model, seed=0):

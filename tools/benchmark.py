@@ -41,6 +41,7 @@ from frelu_mm.benchmark import (CL, NCHW, export_backbones, layer_timings,  # no
 from frelu_mm.benchmark.floor import mac_floor  # noqa: E402
 from frelu_mm.benchmark.sections import (BATCH_STATS, TARGETS, ort_inference,  # noqa: E402
                                          pytorch_inference, relu_baseline, train_step)
+from frelu_mm.layers import fused_kernel  # noqa: E402
 
 FORMAT_NAMES = {CL: 'channels_last', NCHW: 'nchw'}
 SECTIONS = ('inference', 'ort', 'train', 'memory', 'layers')
@@ -164,6 +165,7 @@ def main():
           f'batch {args.batch}, {args.size}x{args.size}, median of {args.repeats}')
     print('memory format: relu = the faster of nchw / channels_last (both timed); '
           'naive = nchw; ours = channels_last')
+    print(f'FReLU kernel: {fused_kernel.describe()}')
     temporary = args.onnx_dir is None  # exported into a temporary folder: removed at the end
     paths = onnx_files(args) if 'ort' not in args.skip else None
     try:

@@ -8,7 +8,8 @@ activations) writes ``y`` over ``x``, like ``ReLU(inplace=True)``. It is compile
 extensions directory, ``TORCH_EXTENSIONS_DIR``); if the build fails, ``load_kernel``
 returns None once and for all and FReLU keeps its eager path. The kernel is only
 used where its AVX2+FMA build runs (GCC >= 12, an x86-64-v3 CPU): its baseline
-build is correct but slower than PyTorch's own ops.
+build is correct but slower than PyTorch's own ops. On a CPU with AVX-512 (x86-64-v4)
+its rows run 16 lanes wide (``describe`` says which build runs).
 """
 import os.path as osp
 
@@ -47,6 +48,17 @@ def load_kernel(raise_errors: bool = False):
         if raise_errors:
             raise
     return _kernel
+
+
+def describe() -> str:
+    """Which build of the kernel runs here, in words (for benchmark headers); builds
+    it on first use."""
+    ops = load_kernel()
+    if ops is None:
+        return f'not built ({build_error}): eager ops'
+    if not _fast:
+        return 'baseline build only (slower than eager ops): eager ops'
+    return 'AVX-512 rows (16 lanes)' if ops.wide_rows() else 'AVX2+FMA rows (8 lanes)'
 
 
 def _configuration_fits(m: nn.Module) -> bool:

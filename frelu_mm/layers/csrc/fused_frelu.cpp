@@ -22,18 +22,26 @@ namespace {
 
 constexpr int CB = 32;  // channels per register block
 
-// Strips of inner pixels (strip_inner): STRIP_T pixels x STRIP_V * 8 channels (k = 3:
-// 8 accumulators and 6 weights, 14 of the 16 AVX registers). Measured slower here:
-// strips of 3, 5, 6 or 8 pixels, of 8 channels, weights read in each multiply-add.
+// Strips of inner pixels (strip_inner): STRIP_T pixels x STRIP_V vectors of 8 channels
+// (k = 3: 8 accumulators and 6 weights, 14 of the 16 AVX registers), or of 16 in the
+// wide (AVX-512) build. Measured slower here: strips of 3, 5, 6 or 8 pixels, of 8
+// channels, weights read in each multiply-add; in the wide build, strips of 8 pixels
+// were no faster.
 constexpr int STRIP_T = 4;
 constexpr int STRIP_V = 2;
 
 // GCC on x86-64: an AVX2+FMA clone of the row kernel besides the baseline one,
-// chosen by the CPU's features when the library is loaded
+// chosen by the CPU's features when the library is loaded; and an AVX-512 build of it
+// (FRELU_WIDE) whose strips run 16 lanes wide, used where the CPU has AVX-512
+// (measured on the FReLU sites of a ResNet-50's layer1-3 at b8 224, in place: the
+// time over ReLU's relu_ 9.1-10.5 ms -> 7.0-7.4 ms)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define FRELU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define FRELU_WIDE __attribute__((target("arch=x86-64-v4")))
+#define FRELU_HAS_WIDE 1
 #else
 #define FRELU_CLONES
+#define FRELU_HAS_WIDE 0
 #endif
 
 // What a row writes from the conv's t = dwconv(x) + b at each pixel: FReLU's
@@ -65,19 +73,28 @@ __attribute__((always_inline)) inline float combine(float x, float t, int mode) 
 // in the AVX2 clone. aligned(4): loads and stores need no alignment.
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
-__attribute__((always_inline)) inline v8 combine8(v8 x, v8 t, int mode) {
+// Vectors of L floats for the code written for either width: 8, or 16 (one AVX-512
+// register, in the wide build's strips of inner pixels). A template parameter must be
+// the lane count, not the vector type: GCC drops aligned(4) from a type passed as a
+// template argument, and its loads and stores would then demand 32- or 64-byte alignment.
+template <int L> struct Vec;
+template <> struct Vec<8> { typedef v8 type; };
+template <> struct Vec<16> { typedef float type __attribute__((vector_size(64), aligned(4))); };
+
+// combine, share and affine on vector values of either width
+template <typename VT>
+__attribute__((always_inline)) inline VT vcombine(VT x, VT t, int mode) {
   if (mode == kPlain) return t;
-  if (mode == kMaxZero) x = v8{};
+  if (mode == kMaxZero) x = VT{};
   return x > t ? x : t;
 }
 
-// The share of g going to t in max(base, t), as torch.maximum's backward splits it:
-// g where t wins, g/2 on ties, 0 where base wins (NaN where t - base is NaN).
-// base = x (with_identity) or 0.
-// The max's gradient share at one value, as torch.maximum splits it: g where t - base > 0, g / 2
-// where it is 0, 0 where it is < 0, NaN where it is NaN.
-__attribute__((always_inline)) inline v8 share8(v8 d, v8 g) {
-  const v8 zero{}, half = zero + 0.5f;
+// The share of g going to t in max(base, t), as torch.maximum's backward splits it,
+// from d = t - base (base = x with identity, else 0): g where d > 0, g / 2 where it is
+// 0, 0 where it is < 0, NaN where it is NaN.
+template <typename VT>
+__attribute__((always_inline)) inline VT vshare(VT d, VT g) {
+  const VT zero{}, half = zero + 0.5f;
   return d > zero ? g : (d == zero ? half * g : (d < zero ? zero : d));
 }
 
@@ -91,7 +108,8 @@ __attribute__((always_inline)) inline float affine(float c, float s, float sh) {
   return c * s + sh;
 }
 
-__attribute__((always_inline)) inline v8 affine8(v8 c, v8 s, v8 sh) { return c * s + sh; }
+template <typename VT>
+__attribute__((always_inline)) inline VT vaffine(VT c, VT s, VT sh) { return c * s + sh; }
 
 constexpr int MAXK = 15;  // widest kernel handled (row pointers on the stack)
 // Rows with room for this many strips are prefetched in software, one strip ahead
@@ -124,38 +142,40 @@ struct Window {
         rb(nullptr), s(nullptr), sh(nullptr), s0(nullptr), s1(nullptr) {}
 };
 
-// The centre pixel's inputs x (V * 8 channels from c of pixel w): saved if in place,
-// then combined with the accumulators into the output
-template <int V, int M>
+// The centre pixel's inputs x (V vectors of L lanes from channel c of pixel w): saved if in
+// place, then combined with the accumulators into the output
+template <int L, int V, int M>
 __attribute__((always_inline)) inline void finish(
-    const Window& win, int p, float* yo, int64_t c, int64_t C, int64_t w, const v8* acc) {
-  v8 x[V];
-  for (int j = 0; j < V; ++j) x[j] = *(const v8*)(win.rp[p] + w * C + c + 8 * j);
+    const Window& win, int p, float* yo, int64_t c, int64_t C, int64_t w,
+    const typename Vec<L>::type* acc) {
+  using VT = typename Vec<L>::type;
+  VT x[V];
+  for (int j = 0; j < V; ++j) x[j] = *(const VT*)(win.rp[p] + w * C + c + L * j);
   if (win.save)
-    for (int j = 0; j < V; ++j) *(v8*)(win.save + w * C + c + 8 * j) = x[j];
+    for (int j = 0; j < V; ++j) *(VT*)(win.save + w * C + c + L * j) = x[j];
   if (M == kPlusRest) {
     for (int j = 0; j < V; ++j)
-      *(v8*)(yo + c + 8 * j) = acc[j] + (*(const v8*)(win.ra + w * C + c + 8 * j) -
-                                         *(const v8*)(win.rb + w * C + c + 8 * j));
+      *(VT*)(yo + c + L * j) = acc[j] + (*(const VT*)(win.ra + w * C + c + L * j) -
+                                         *(const VT*)(win.rb + w * C + c + L * j));
     return;
   }
   if (M >= kAffineMaxZero) {
     for (int j = 0; j < V; ++j) {
-      const int64_t ch = c + 8 * j;
-      const v8 t = affine8(acc[j], *(const v8*)(win.s + ch), *(const v8*)(win.sh + ch));
+      const int64_t ch = c + L * j;
+      const VT t = vaffine(acc[j], *(const VT*)(win.s + ch), *(const VT*)(win.sh + ch));
       const bool with_x = M == kAffineMaxX || M == kSplitX;
       if (M == kAffineMaxZero || M == kAffineMaxX) {
-        *(v8*)(yo + ch) = combine8(x[j], t, with_x ? kMaxX : kMaxZero);
+        *(VT*)(yo + ch) = vcombine(x[j], t, with_x ? kMaxX : kMaxZero);
       } else {
-        const v8 r = share8(t - (with_x ? x[j] : v8{}), *(const v8*)(win.ra + w * C + ch));
-        *(v8*)(yo + ch) = r;
-        *(v8*)(win.s0 + ch) += r;
-        *(v8*)(win.s1 + ch) += r * acc[j];
+        const VT r = vshare(t - (with_x ? x[j] : VT{}), *(const VT*)(win.ra + w * C + ch));
+        *(VT*)(yo + ch) = r;
+        *(VT*)(win.s0 + ch) += r;
+        *(VT*)(win.s1 + ch) += r * acc[j];
       }
     }
     return;
   }
-  for (int j = 0; j < V; ++j) *(v8*)(yo + c + 8 * j) = combine8(x[j], acc[j], M);
+  for (int j = 0; j < V; ++j) *(VT*)(yo + c + L * j) = vcombine(x[j], acc[j], M);
 }
 
 // B = V * 8 channels from c at a pixel w whose window may cross the left or right
@@ -174,7 +194,7 @@ __attribute__((always_inline)) inline void block(
       for (int j = 0; j < V; ++j) acc[j] += *(const v8*)(wi + 8 * j) * *(const v8*)(xi + 8 * j);
     }
   }
-  finish<V, M>(win, p, yo, c, C, w, acc);
+  finish<8, V, M>(win, p, yo, c, C, w, acc);
 }
 
 // The same with K known at compile time: the taps unroll into straight-line code.
@@ -198,48 +218,52 @@ __attribute__((always_inline)) inline void block_inner(
         acc[j] += *(const v8*)(wi + dx * CB + 8 * j) * *(const v8*)(xi + 8 * j);
     }
   }
-  finish<V, M>(win, P, yo, c, C, w, acc);
+  finish<8, V, M>(win, P, yo, c, C, w, acc);
 }
 
-// T neighbouring inner pixels w0 .. w0 + T - 1 at once, V * 8 channels from c: each
-// input vector loaded serves up to K of the T outputs, and the K weights of a window
-// row stay in registers over the strip (fewer loads per multiply-add, and T * V
-// independent accumulator chains to hide the FMA latency)
-template <int K, int T, int V, int M, bool PF>
+// T neighbouring inner pixels w0 .. w0 + T - 1 at once, V vectors of L lanes (V * L
+// channels) from c: each input vector loaded serves up to K of the T outputs, and the K weights
+// of a window row stay in registers over the strip (fewer loads per multiply-add, and
+// T * V independent accumulator chains to hide the FMA latency)
+template <int L, int K, int T, int V, int M, bool PF>
 __attribute__((always_inline)) inline void strip_inner(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t c,
     int64_t C, int64_t w0) {
+  using VT = typename Vec<L>::type;
   constexpr int P = K / 2;
-  v8 acc[T][V];
+  VT acc[T][V];
   for (int t = 0; t < T; ++t)
-    for (int j = 0; j < V; ++j) acc[t][j] = *(const v8*)(b + c + 8 * j);
+    for (int j = 0; j < V; ++j) acc[t][j] = *(const VT*)(b + c + L * j);
   const float* wb = wt + (c / CB) * K * K * CB + c % CB;
   // the next strip's new input pixels: T short streams per row C floats apart, too
-  // many for the hardware prefetcher when they come from memory (PF: long rows)
+  // many for the hardware prefetcher when they come from memory (PF: long rows);
+  // one prefetch per 64-byte line of the strip's channels
   if (PF)
 #pragma GCC unroll 8
     for (int dy = 0; dy < K; ++dy)
 #pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) __builtin_prefetch(win.rp[dy] + (w0 + P + T + t) * C + c);
+      for (int t = 0; t < T; ++t)
+        for (int f = 0; f < V * L; f += 16)
+          __builtin_prefetch(win.rp[dy] + (w0 + P + T + t) * C + c + f);
 #pragma GCC unroll 8
   for (int dy = 0; dy < K; ++dy) {
-    v8 wr[K][V];
+    VT wr[K][V];
 #pragma GCC unroll 8
     for (int dx = 0; dx < K; ++dx)
-      for (int j = 0; j < V; ++j) wr[dx][j] = *(const v8*)(wb + (dy * K + dx) * CB + 8 * j);
+      for (int j = 0; j < V; ++j) wr[dx][j] = *(const VT*)(wb + (dy * K + dx) * CB + L * j);
 #pragma GCC unroll 16
     for (int q = 0; q < T + K - 1; ++q) {  // input pixel w0 - P + q
       const float* row = dy == P && q < P ? win.left : win.rp[dy];
       const float* xi = row + (w0 - P + q) * C + c;
       for (int j = 0; j < V; ++j) {
-        const v8 xv = *(const v8*)(xi + 8 * j);
+        const VT xv = *(const VT*)(xi + L * j);
 #pragma GCC unroll 8
         for (int dx = 0; dx < K; ++dx)
           if (q - dx >= 0 && q - dx < T) acc[q - dx][j] += wr[dx][j] * xv;
       }
     }
   }
-  for (int t = 0; t < T; ++t) finish<V, M>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t]);
+  for (int t = 0; t < T; ++t) finish<L, V, M>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t]);
 }
 
 // one channel (the tail when C is not a multiple of 8)
@@ -302,56 +326,101 @@ __attribute__((always_inline)) inline void pixel(
   for (; c < C; ++c) block1<M>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
 }
 
-// One output row from its input window (see above) into yrow. With K known and C a
-// multiple of the strip's channels: the border pixels one by one, the inner ones in
-// strips of T pixels, each strip channel block by channel block (T streams of
-// contiguous channels). Otherwise pixel by pixel.
-template <int K, int M>
+// The inner pixels of a row from *w on in strips of T pixels (the border pixels on the
+// left first, one by one), each strip channel block by channel block of V vectors of L
+// lanes (T streams of contiguous channels); *w: the first pixel left. False (nothing done)
+// when C is not a multiple of a block.
+template <int L, int K, int M>
+__attribute__((always_inline)) inline bool strips(
+    const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
+    int64_t C, int k, int64_t* w) {
+  constexpr int T = STRIP_T, V = K >= 5 ? 1 : STRIP_V, B = V * L;
+  if (C % B != 0) return false;
+  const int p = k / 2;
+  for (; *w < p && *w < W; ++*w) pixel<K, M>(win, wt, b, yrow, W, C, k, *w);
+  for (; *w + T - 1 + p < W; *w += T)
+    if (win.prefetch)
+      for (int64_t c = 0; c < C; c += B) strip_inner<L, K, T, V, M, true>(win, wt, b, yrow, c, C, *w);
+    else
+      for (int64_t c = 0; c < C; c += B) strip_inner<L, K, T, V, M, false>(win, wt, b, yrow, c, C, *w);
+  return true;
+}
+
+// One output row from its input window (see above) into yrow. With K known: strips
+// (16 lanes wide if WIDE and C allows, else 8), then the pixels left one by one.
+// Otherwise pixel by pixel.
+template <int K, int M, bool WIDE>
 __attribute__((always_inline)) inline void row_impl(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
     int64_t C, int k) {
-  constexpr int T = STRIP_T, SV = K >= 5 ? 1 : STRIP_V;
-  const int p = k / 2;
   int64_t w = 0;
-  if (K > 0 && C % (8 * SV) == 0) {
-    for (; w < p && w < W; ++w) pixel<K, M>(win, wt, b, yrow, W, C, k, w);
-    for (; w + T - 1 + p < W; w += T)
-      if (win.prefetch)
-        for (int64_t c = 0; c < C; c += 8 * SV)
-          strip_inner<K, T, SV, M, true>(win, wt, b, yrow, c, C, w);
-      else
-        for (int64_t c = 0; c < C; c += 8 * SV)
-          strip_inner<K, T, SV, M, false>(win, wt, b, yrow, c, C, w);
-  }
+  if (K > 0 && !(WIDE && strips<16, K, M>(win, wt, b, yrow, W, C, k, &w)))
+    strips<8, K, M>(win, wt, b, yrow, W, C, k, &w);
   for (; w < W; ++w) pixel<K, M>(win, wt, b, yrow, W, C, k, w);
 }
 
-template <int M>
+template <int M, bool WIDE>
 __attribute__((always_inline)) inline void row_k(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W, int64_t C,
     int k) {
   switch (k) {
-    case 1: return row_impl<1, M>(win, wt, b, yrow, W, C, k);
-    case 3: return row_impl<3, M>(win, wt, b, yrow, W, C, k);
-    case 5: return row_impl<5, M>(win, wt, b, yrow, W, C, k);
-    case 7: return row_impl<7, M>(win, wt, b, yrow, W, C, k);
-    default: return row_impl<0, M>(win, wt, b, yrow, W, C, k);
+    case 1: return row_impl<1, M, WIDE>(win, wt, b, yrow, W, C, k);
+    case 3: return row_impl<3, M, WIDE>(win, wt, b, yrow, W, C, k);
+    case 5: return row_impl<5, M, WIDE>(win, wt, b, yrow, W, C, k);
+    case 7: return row_impl<7, M, WIDE>(win, wt, b, yrow, W, C, k);
+    default: return row_impl<0, M, WIDE>(win, wt, b, yrow, W, C, k);
+  }
+}
+
+template <bool WIDE>
+__attribute__((always_inline)) inline void row_modes(
+    const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
+    int64_t C, int k, int mode) {
+  switch (mode) {
+    case kMaxX: return row_k<kMaxX, WIDE>(win, wt, b, yrow, W, C, k);
+    case kMaxZero: return row_k<kMaxZero, WIDE>(win, wt, b, yrow, W, C, k);
+    case kPlusRest: return row_k<kPlusRest, WIDE>(win, wt, b, yrow, W, C, k);
+    case kAffineMaxZero: return row_k<kAffineMaxZero, WIDE>(win, wt, b, yrow, W, C, k);
+    case kAffineMaxX: return row_k<kAffineMaxX, WIDE>(win, wt, b, yrow, W, C, k);
+    case kSplitZero: return row_k<kSplitZero, WIDE>(win, wt, b, yrow, W, C, k);
+    case kSplitX: return row_k<kSplitX, WIDE>(win, wt, b, yrow, W, C, k);
+    default: return row_k<kPlain, WIDE>(win, wt, b, yrow, W, C, k);
   }
 }
 
 FRELU_CLONES
+void row_narrow(const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
+                int64_t C, int k, int mode) {
+  row_modes<false>(win, wt, b, yrow, W, C, k, mode);
+}
+
+#if FRELU_HAS_WIDE
+FRELU_WIDE
+void row_wide(const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
+              int64_t C, int k, int mode) {
+  row_modes<true>(win, wt, b, yrow, W, C, k, mode);
+}
+#endif
+
+bool cpu_has_wide() {
+#if FRELU_HAS_WIDE
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("x86-64-v4");
+#else
+  return false;
+#endif
+}
+
+// The wide rows run where the CPU has AVX-512 (set_wide_rows can turn them off, for
+// tests and comparisons); set once at load, changed only between calls.
+bool g_wide = cpu_has_wide();
+
 void row(const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
          int64_t C, int k, int mode) {
-  switch (mode) {
-    case kMaxX: return row_k<kMaxX>(win, wt, b, yrow, W, C, k);
-    case kMaxZero: return row_k<kMaxZero>(win, wt, b, yrow, W, C, k);
-    case kPlusRest: return row_k<kPlusRest>(win, wt, b, yrow, W, C, k);
-    case kAffineMaxZero: return row_k<kAffineMaxZero>(win, wt, b, yrow, W, C, k);
-    case kAffineMaxX: return row_k<kAffineMaxX>(win, wt, b, yrow, W, C, k);
-    case kSplitZero: return row_k<kSplitZero>(win, wt, b, yrow, W, C, k);
-    case kSplitX: return row_k<kSplitX>(win, wt, b, yrow, W, C, k);
-    default: return row_k<kPlain>(win, wt, b, yrow, W, C, k);
-  }
+#if FRELU_HAS_WIDE
+  if (g_wide) return row_wide(win, wt, b, yrow, W, C, k, mode);
+#endif
+  row_narrow(win, wt, b, yrow, W, C, k, mode);
 }
 
 inline bool inside(int64_t h, int64_t H) { return h >= 0 && h < H; }
@@ -554,7 +623,7 @@ FRELU_CLONES void grad_split(float* t, const float* x, const float* g, int64_t n
     const v8 b = with_identity ? *(const v8*)(x + i) : zero;
     const v8 d = *(const v8*)(t + i) - b;
     const v8 gv = *(const v8*)(g + i);
-    *(v8*)(t + i) = share8(d, gv);
+    *(v8*)(t + i) = vshare(d, gv);
   }
   for (; i < n; ++i) {
     const float b = with_identity ? x[i] : 0.f;
@@ -702,8 +771,8 @@ FRELU_CLONES void affine_max_span(float* c, const float* x, const float* s, cons
     const float* xv = x + q * C;
     int64_t ch = 0;
     for (; ch + 8 <= C; ch += 8) {
-      const v8 t = affine8(*(const v8*)(v + ch), *(const v8*)(s + ch), *(const v8*)(sh + ch));
-      *(v8*)(v + ch) = combine8(*(const v8*)(xv + ch), t, with_identity ? kMaxX : kMaxZero);
+      const v8 t = vaffine(*(const v8*)(v + ch), *(const v8*)(s + ch), *(const v8*)(sh + ch));
+      *(v8*)(v + ch) = vcombine(*(const v8*)(xv + ch), t, with_identity ? kMaxX : kMaxZero);
     }
     for (; ch < C; ++ch)
       v[ch] = combine(xv[ch], affine(v[ch], s[ch], sh[ch]), with_identity ? kMaxX : kMaxZero);
@@ -740,8 +809,8 @@ FRELU_CLONES void bn_split_span(const float* c, const float* x, const float* g, 
     for (; ch + 8 <= C; ch += 8) {
       const v8 cv = *(const v8*)(c + o + ch);
       const v8 base = with_identity ? *(const v8*)(x + o + ch) : v8{};
-      const v8 t = affine8(cv, *(const v8*)(s + ch), *(const v8*)(sh + ch));
-      const v8 r = share8(t - base, *(const v8*)(g + o + ch));
+      const v8 t = vaffine(cv, *(const v8*)(s + ch), *(const v8*)(sh + ch));
+      const v8 r = vshare(t - base, *(const v8*)(g + o + ch));
       *(v8*)(gt + o + ch) = r;
       *(v8*)(s0 + ch) += r;
       *(v8*)(s1 + ch) += r * (cv - *(const v8*)(m + ch));
@@ -1035,6 +1104,15 @@ at::Tensor dwconv_weight_grad(const at::Tensor& gy, const at::Tensor& x, int64_t
 
 // Whether the AVX2+FMA clone runs on this CPU (the baseline one is correct but
 // slower than PyTorch's eager ops).
+// Whether the rows run 16 lanes wide (AVX-512) now.
+bool wide_rows() { return g_wide; }
+
+// Turns the wide rows on (where the CPU has AVX-512) or off; returns wide_rows().
+bool set_wide_rows(bool enable) {
+  g_wide = enable && cpu_has_wide();
+  return g_wide;
+}
+
 bool fast_path() {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
   __builtin_cpu_init();
@@ -1047,6 +1125,8 @@ bool fast_path() {
 // torch.ops.frelu_mm.* (no pybind11: a much shorter build)
 TORCH_LIBRARY(frelu_mm, m) {
   m.def("fast_path() -> bool", &fast_path);
+  m.def("wide_rows() -> bool", &wide_rows);
+  m.def("set_wide_rows(bool enable) -> bool", &set_wide_rows);
   m.def("fused_frelu(Tensor x, Tensor weight, Tensor bias, bool with_identity) -> Tensor",
         &fused_frelu);
   m.def("fused_frelu_(Tensor(a!) x, Tensor weight, Tensor bias, bool with_identity) -> Tensor(a!)",
