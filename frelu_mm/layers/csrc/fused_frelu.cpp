@@ -38,10 +38,10 @@ constexpr int STRIP_V = 2;
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define FRELU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #define FRELU_WIDE __attribute__((target("arch=x86-64-v4")))
-#define FRELU_HAS_WIDE 1
+#define FRELU_ISA_BUILDS 1
 #else
 #define FRELU_CLONES
-#define FRELU_HAS_WIDE 0
+#define FRELU_ISA_BUILDS 0
 #endif
 
 // What a row writes from the conv's t = dwconv(x) + b at each pixel: FReLU's
@@ -394,7 +394,7 @@ void row_narrow(const Window& win, const float* wt, const float* b, float* yrow,
   row_modes<false>(win, wt, b, yrow, W, C, k, mode);
 }
 
-#if FRELU_HAS_WIDE
+#if FRELU_ISA_BUILDS
 FRELU_WIDE
 void row_wide(const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
               int64_t C, int k, int mode) {
@@ -403,7 +403,7 @@ void row_wide(const Window& win, const float* wt, const float* b, float* yrow, i
 #endif
 
 bool cpu_has_wide() {
-#if FRELU_HAS_WIDE
+#if FRELU_ISA_BUILDS
   __builtin_cpu_init();
   return __builtin_cpu_supports("x86-64-v4");
 #else
@@ -417,7 +417,7 @@ bool g_wide = cpu_has_wide();
 
 void row(const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
          int64_t C, int k, int mode) {
-#if FRELU_HAS_WIDE
+#if FRELU_ISA_BUILDS
   if (g_wide) return row_wide(win, wt, b, yrow, W, C, k, mode);
 #endif
   row_narrow(win, wt, b, yrow, W, C, k, mode);
@@ -1102,8 +1102,6 @@ at::Tensor dwconv_weight_grad(const at::Tensor& gy, const at::Tensor& x, int64_t
   return out;
 }
 
-// Whether the AVX2+FMA clone runs on this CPU (the baseline one is correct but
-// slower than PyTorch's eager ops).
 // Whether the rows run 16 lanes wide (AVX-512) now.
 bool wide_rows() { return g_wide; }
 
@@ -1113,8 +1111,10 @@ bool set_wide_rows(bool enable) {
   return g_wide;
 }
 
+// Whether the AVX2+FMA clone runs on this CPU (the baseline one is correct but
+// slower than PyTorch's eager ops).
 bool fast_path() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#if FRELU_ISA_BUILDS
   __builtin_cpu_init();
   return __builtin_cpu_supports("x86-64-v3");
 #else
