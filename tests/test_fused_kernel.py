@@ -351,15 +351,18 @@ def test_lean_kernel_path_equals_float64_plain(k, channels, identity, bias, mode
         for key, v in ref.state_dict().items():
             torch.testing.assert_close(m.state_dict()[key].to(v.dtype), v, rtol=1e-5, atol=1e-6)
     assert len(split_calls) == 2
+    assert not lean_frelu._scratch.busy  # every backward gave its scratch buffer back
 
 
-def test_kernel_norm_mask_is_the_forwards(kernel):
+@pytest.mark.parametrize('channels', [21, 40])
+def test_kernel_norm_mask_is_the_forwards(kernel, channels):
     """The backward's split recomputes t = c * scale + shift bit for bit: wherever the
     forward's max took x (y == x, t < x) the share is 0, wherever it took t > x it is
-    all of g, on ties half."""
+    all of g, on ties half (channels in blocks of 16, of 8, one by one)."""
     g = torch.Generator().manual_seed(5)
-    shape = (2, 21, 13, 17)
-    scale, shift = torch.rand(21, generator=g) + 0.5, torch.randn(21, generator=g) * 0.1
+    shape = (2, channels, 13, 17)
+    scale = torch.rand(channels, generator=g) + 0.5
+    shift = torch.randn(channels, generator=g) * 0.1
     c = torch.randn(shape, generator=g)
     x = torch.randn(shape, generator=g)
     c[:, :, ::3] = 0.0  # ties: t = 0 * scale + shift == x exactly
@@ -367,7 +370,7 @@ def test_kernel_norm_mask_is_the_forwards(kernel):
     c, x = c.contiguous(memory_format=CL), x.contiguous(memory_format=CL)
     y = kernel.frelu_affine_max_(c.clone(), x, scale, shift, True)
     ones = torch.ones(shape).contiguous(memory_format=CL)
-    center = torch.randn(21, generator=g)
+    center = torch.randn(channels, generator=g)
     share, sums = kernel.frelu_bn_split(c, x, ones, scale, shift, center, True)
     took_t = y != x
     assert torch.all(share[took_t] == 1.0)
@@ -381,13 +384,22 @@ def test_kernel_norm_mask_is_the_forwards(kernel):
     assert torch.all(share[:, :, ::3] == 0.5)
 
 
-def test_channel_moments_far_from_zero(kernel):
+@pytest.mark.parametrize('channels', [19, 72])
+@pytest.mark.parametrize('threads', [1, 2])
+def test_channel_moments_far_from_zero(kernel, channels, threads):
     """The moments are shifted by each channel's first value: a mean of 1000 and a
-    standard deviation of 0.01 still give the variance to float64's reference."""
+    standard deviation of 0.01 still give the variance to float64's reference (channels
+    in blocks of 32, of 8 and one by one; runs of pixels split over threads)."""
     g = torch.Generator().manual_seed(2)
-    c = (torch.randn(2, 19, 15, 12, generator=g) * 0.01 + 1000).contiguous(memory_format=CL)
-    k, s1, s2 = kernel.channel_moments(c)
-    m = c.numel() // 19
+    c = (torch.randn(2, channels, 15, 12, generator=g) * 0.01 + 1000).contiguous(
+        memory_format=CL)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        k, s1, s2 = kernel.channel_moments(c)
+    finally:
+        torch.set_num_threads(before)
+    m = c.numel() // channels
     mean, var = k + s1 / m, s2 / m - (s1 / m) ** 2
     ref = c.double()
     torch.testing.assert_close(mean, ref.mean((0, 2, 3)), rtol=1e-12, atol=1e-9)
@@ -472,6 +484,50 @@ def test_folded_kernels_and_mask(kernel, k, with_identity):
     gy = torch.randn(shape, generator=g).contiguous(memory_format=CL)
     share_g, _ = kernel.frelu_folded_split(x, gy, w, bias_c, scale, shift, with_identity)
     torch.testing.assert_close(share_g, share * gy, rtol=0, atol=0)
+    buf = torch.full_like(x, float('nan'))  # a reused buffer: every value is written
+    into, sums_into = kernel.frelu_folded_split(x, ones, w, bias_c, scale, shift,
+                                                with_identity, buf)
+    assert into.data_ptr() == buf.data_ptr()
+    assert torch.equal(buf, share) and torch.equal(sums_into, sums)
+    with pytest.raises(RuntimeError, match='out must not be x or g'):
+        kernel.frelu_folded_split(x, ones, w, bias_c, scale, shift, with_identity, ones)
+
+
+def test_scratch_buffer_reused_from_site_to_site():
+    """The lean backward's scratch buffer: laid out as asked, the same memory again for
+    the same or a smaller size, a new one while taken or for a larger size; nothing
+    kept after ``release``."""
+    from frelu_mm.layers.lean_frelu import _Scratch
+    s = _Scratch()
+    mid = torch.empty(2, 8, 4, 4).contiguous(memory_format=CL)
+    first = s.take(mid)
+    assert first.shape == mid.shape and first.stride() == mid.stride()
+    assert s.take(mid).data_ptr() != first.data_ptr()  # taken: a new tensor
+    s.give()
+    assert s.take(mid[:1]).data_ptr() == first.data_ptr()
+    s.give()
+    bigger = s.take(torch.empty(3, 8, 4, 4).contiguous(memory_format=CL))
+    s.give()
+    assert s.take(mid).data_ptr() == bigger.data_ptr()
+    s.give()
+    s.release()
+    assert s.flat is None and not s.busy
+
+
+@pytest.mark.parametrize('k', [1, 3, 5])
+def test_dwconv_into_writes_the_conv_into_out(kernel, k):
+    """``dwconv_into_(out, x, w, b)`` writes what ``dwconv`` returns, bit for bit, over
+    every value of ``out``; ``out`` may not be ``x``."""
+    g = torch.Generator().manual_seed(k)
+    x = torch.randn(2, 37, 6, 11, generator=g).contiguous(memory_format=CL)
+    w, b = torch.randn(37, 1, k, k, generator=g), torch.randn(37, generator=g)
+    out = torch.full_like(x, float('nan'))
+    assert kernel.dwconv_into_(out, x, w, b).data_ptr() == out.data_ptr()
+    assert torch.equal(out, kernel.dwconv(x, w, b))
+    torch.testing.assert_close(out, torch.conv2d(x, w, b, 1, k // 2, 1, 37), rtol=1e-5,
+                               atol=1e-5)
+    with pytest.raises(RuntimeError, match='out must not be x'):
+        kernel.dwconv_into_(x, x, w, b)
 
 
 @pytest.mark.parametrize('identity', [True, False])

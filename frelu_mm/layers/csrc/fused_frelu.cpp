@@ -144,10 +144,13 @@ struct Window {
 
 // The centre pixel's inputs x (V vectors of L lanes from channel c of pixel w): saved if in
 // place, then combined with the accumulators into the output
+// kSplit*: the sums go to ls0 / ls1 (V vectors each, a strip's registers) if given,
+// else straight to the row's win.s0 / win.s1.
 template <int L, int V, int M>
 __attribute__((always_inline)) inline void finish(
     const Window& win, int p, float* yo, int64_t c, int64_t C, int64_t w,
-    const typename Vec<L>::type* acc) {
+    const typename Vec<L>::type* acc, typename Vec<L>::type* ls0 = nullptr,
+    typename Vec<L>::type* ls1 = nullptr) {
   using VT = typename Vec<L>::type;
   VT x[V];
   for (int j = 0; j < V; ++j) x[j] = *(const VT*)(win.rp[p] + w * C + c + L * j);
@@ -169,8 +172,13 @@ __attribute__((always_inline)) inline void finish(
       } else {
         const VT r = vshare(t - (with_x ? x[j] : VT{}), *(const VT*)(win.ra + w * C + ch));
         *(VT*)(yo + ch) = r;
-        *(VT*)(win.s0 + ch) += r;
-        *(VT*)(win.s1 + ch) += r * acc[j];
+        if (ls0) {
+          ls0[j] += r;
+          ls1[j] += r * acc[j];
+        } else {
+          *(VT*)(win.s0 + ch) += r;
+          *(VT*)(win.s1 + ch) += r * acc[j];
+        }
       }
     }
     return;
@@ -245,6 +253,14 @@ __attribute__((always_inline)) inline void strip_inner(
       for (int t = 0; t < T; ++t)
         for (int f = 0; f < V * L; f += 16)
           __builtin_prefetch(win.rp[dy] + (w0 + P + T + t) * C + c + f);
+  // and the next strip's pixels of the tensors read at the output (kPlusRest, kSplit*)
+  if (PF && (M == kPlusRest || M >= kSplitZero))
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t)
+      for (int f = 0; f < V * L; f += 16) {
+        __builtin_prefetch(win.ra + (w0 + T + t) * C + c + f);
+        if (M == kPlusRest) __builtin_prefetch(win.rb + (w0 + T + t) * C + c + f);
+      }
 #pragma GCC unroll 8
   for (int dy = 0; dy < K; ++dy) {
     VT wr[K][V];
@@ -262,6 +278,16 @@ __attribute__((always_inline)) inline void strip_inner(
           if (q - dx >= 0 && q - dx < T) acc[q - dx][j] += wr[dx][j] * xv;
       }
     }
+  }
+  if (M >= kSplitZero) {  // the strip's sums in registers, added to the row's once
+    VT ls0[V] = {}, ls1[V] = {};
+    for (int t = 0; t < T; ++t)
+      finish<L, V, M>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t], ls0, ls1);
+    for (int j = 0; j < V; ++j) {
+      *(VT*)(win.s0 + c + L * j) += ls0[j];
+      *(VT*)(win.s1 + c + L * j) += ls1[j];
+    }
+    return;
   }
   for (int t = 0; t < T; ++t) finish<L, V, M>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t]);
 }
@@ -672,6 +698,15 @@ at::Tensor dwconv(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
   return y;
 }
 
+// The same into `out` (laid out as x, not x itself): a buffer the caller reuses.
+at::Tensor dwconv_into_(at::Tensor out, const at::Tensor& x, const at::Tensor& weight,
+                        const at::Tensor& bias) {
+  check_alike(out, x);
+  TORCH_CHECK(!out.is_same(x), "dwconv_into_: out must not be x");
+  dwconv_rows_into(x, weight, bias, kPlain, out);
+  return out;
+}
+
 // --- training: FReLU's own BatchNorm around the depthwise conv's output c, in
 // channels-last (pixels, C) layout: t = c * scale + shift per channel ---
 
@@ -687,35 +722,58 @@ void check_vec(const at::Tensor& v, int64_t C, const char* what) {
               what, ": float32 vectors of C values expected");
 }
 
-// Pixels [p0, p1) of a (pixels, C) array in runs of kRun pixels: per channel, f's
-// two float sums over a run (f(q0, q1, s0, s1) adds pixels [q0, q1) to them) are
-// added to the float64 sums acc[c] and acc[C + c] at the end of each run.
+// Per-channel sums over pixels [p0, p1) of (pixels, C) arrays, in runs of kRun pixels:
+// within a run, channel block by channel block (V vectors of 8 channels), two float
+// sums per channel in registers (f(q, ch, s0, s1) adds pixel q's 8 channels from ch),
+// added to the float64 sums acc[c] and acc[C + c] at the end of the run. (Summing
+// pixel by pixel into a row of sums in memory was slower, and did not speed up
+// with a second thread.)
 constexpr int64_t kRun = 16;
 
-template <typename F>
+template <int V, typename F>
+__attribute__((always_inline)) inline void block_sums(int64_t r0, int64_t r1, int64_t C,
+                                                      int64_t ch, double* acc, F f) {
+  v8 s0[V] = {}, s1[V] = {};
+  for (int64_t q = r0; q < r1; ++q)
+    for (int j = 0; j < V; ++j) f(q, ch + 8 * j, s0[j], s1[j]);
+  for (int j = 0; j < V; ++j)
+    for (int l = 0; l < 8; ++l) {
+      acc[ch + 8 * j + l] += s0[j][l];
+      acc[C + ch + 8 * j + l] += s1[j][l];
+    }
+}
+
+// f1(q, ch, s0, s1): the same for one channel (the C % 8 left), float references.
+// f and f1 are always_inline lambdas: a lambda is compiled for the baseline ISA, and
+// GCC inlines it into an ISA clone only if told to.
+template <int V, typename F, typename F1>
 __attribute__((always_inline)) inline void run_sums(int64_t p0, int64_t p1, int64_t C,
-                                                    float* part, double* acc, F f) {
+                                                    double* acc, F f, F1 f1) {
   for (int64_t r0 = p0; r0 < p1; r0 += kRun) {
-    const int64_t r1 = std::min(p1, r0 + kRun);
-    std::fill(part, part + 2 * C, 0.f);
-    f(r0, r1, part, part + C);
-    for (int64_t c = 0; c < 2 * C; ++c) acc[c] += part[c];
+    const int64_t r1 = p1 - r0 < kRun ? p1 : r0 + kRun;
+    int64_t ch = 0;
+    for (; ch + 8 * V <= C; ch += 8 * V) block_sums<V>(r0, r1, C, ch, acc, f);
+    for (; ch + 8 <= C; ch += 8) block_sums<1>(r0, r1, C, ch, acc, f);
+    for (; ch < C; ++ch) {
+      float s0 = 0.f, s1 = 0.f;
+      for (int64_t q = r0; q < r1; ++q) f1(q, ch, s0, s1);
+      acc[ch] += s0;
+      acc[C + ch] += s1;
+    }
   }
 }
 
-// Per-thread float64 sums over the pixels, added up: (2, C).
+// Per-thread float64 sums over the pixels (span(p0, p1, acc) adds pixels [p0, p1)
+// to acc, 2C values), added up: (2, C).
 template <typename F>
-at::Tensor channel_sums(const at::Tensor& like, int64_t P, int64_t C, F f) {
+at::Tensor channel_sums(const at::Tensor& like, int64_t P, int64_t C, F span) {
   const int64_t threads = at::get_num_threads();
   auto opts = like.options().memory_format(at::MemoryFormat::Contiguous);
   auto acc = at::zeros({threads, 2 * C}, opts.dtype(at::kDouble));
-  auto part = at::empty({threads, 2 * C}, opts);
   double* ap = acc.data_ptr<double>();
-  float* pp = part.data_ptr<float>();
   at::parallel_for(0, P, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, C)),
                    [&](int64_t p0, int64_t p1) {
-    const int64_t t = at::get_thread_num();
-    run_sums(p0, p1, C, pp + t * 2 * C, ap + t * 2 * C, f);
+    span(p0, p1, ap + at::get_thread_num() * 2 * C);
   });
   auto out = at::zeros({2, C}, opts.dtype(at::kDouble));
   double* op = out.data_ptr<double>();
@@ -724,22 +782,19 @@ at::Tensor channel_sums(const at::Tensor& like, int64_t P, int64_t C, F f) {
   return out;
 }
 
-FRELU_CLONES void moments_span(const float* c, const float* k, int64_t C, int64_t q0,
-                               int64_t q1, float* s0, float* s1) {
-  for (int64_t q = q0; q < q1; ++q) {
-    const float* v = c + q * C;
-    int64_t ch = 0;
-    for (; ch + 8 <= C; ch += 8) {
-      const v8 x = *(const v8*)(v + ch) - *(const v8*)(k + ch);
-      *(v8*)(s0 + ch) += x;
-      *(v8*)(s1 + ch) += x * x;
-    }
-    for (; ch < C; ++ch) {
-      const float x = v[ch] - k[ch];
-      s0[ch] += x;
-      s1[ch] += x * x;
-    }
-  }
+FRELU_CLONES void moments_span(const float* c, const float* k, int64_t C, int64_t p0,
+                               int64_t p1, double* acc) {
+  run_sums<4>(p0, p1, C, acc,
+      [&](int64_t q, int64_t ch, v8& s0, v8& s1) __attribute__((always_inline)) {
+        const v8 x = *(const v8*)(c + q * C + ch) - *(const v8*)(k + ch);
+        s0 += x;
+        s1 += x * x;
+      },
+      [&](int64_t q, int64_t ch, float& s0, float& s1) __attribute__((always_inline)) {
+        const float x = c[q * C + ch] - k[ch];
+        s0 += x;
+        s1 += x * x;
+      });
 }
 
 // Per channel, shifted by the channel's first value K (no cancellation in the
@@ -750,8 +805,8 @@ at::Tensor channel_moments(const at::Tensor& c) {
   const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
   TORCH_CHECK(P > 0, "channel_moments: no values");
   const float* cp = c.data_ptr<float>();
-  auto sums = channel_sums(c, P, C, [&](int64_t q0, int64_t q1, float* s0, float* s1) {
-    moments_span(cp, cp, C, q0, q1, s0, s1);
+  auto sums = channel_sums(c, P, C, [&](int64_t p0, int64_t p1, double* acc) {
+    moments_span(cp, cp, C, p0, p1, acc);
   });
   auto out = at::empty({3, C}, sums.options());
   double* op = out.data_ptr<double>();
@@ -801,28 +856,26 @@ at::Tensor frelu_affine_max_(at::Tensor c, const at::Tensor& x, const at::Tensor
 
 FRELU_CLONES void bn_split_span(const float* c, const float* x, const float* g, float* gt,
                                 const float* s, const float* sh, const float* m, int64_t C,
-                                int64_t q0, int64_t q1, bool with_identity, float* s0,
-                                float* s1) {
-  for (int64_t q = q0; q < q1; ++q) {
-    const int64_t o = q * C;
-    int64_t ch = 0;
-    for (; ch + 8 <= C; ch += 8) {
-      const v8 cv = *(const v8*)(c + o + ch);
-      const v8 base = with_identity ? *(const v8*)(x + o + ch) : v8{};
-      const v8 t = vaffine(cv, *(const v8*)(s + ch), *(const v8*)(sh + ch));
-      const v8 r = vshare(t - base, *(const v8*)(g + o + ch));
-      *(v8*)(gt + o + ch) = r;
-      *(v8*)(s0 + ch) += r;
-      *(v8*)(s1 + ch) += r * (cv - *(const v8*)(m + ch));
-    }
-    for (; ch < C; ++ch) {
-      const float cv = c[o + ch];
-      const float r = share(affine(cv, s[ch], sh[ch]) - (with_identity ? x[o + ch] : 0.f), g[o + ch]);
-      gt[o + ch] = r;
-      s0[ch] += r;
-      s1[ch] += r * (cv - m[ch]);
-    }
-  }
+                                int64_t p0, int64_t p1, bool with_identity, double* acc) {
+  run_sums<2>(p0, p1, C, acc,
+      [&](int64_t q, int64_t ch, v8& s0, v8& s1) __attribute__((always_inline)) {
+        const int64_t o = q * C + ch;
+        const v8 cv = *(const v8*)(c + o);
+        const v8 base = with_identity ? *(const v8*)(x + o) : v8{};
+        const v8 t = vaffine(cv, *(const v8*)(s + ch), *(const v8*)(sh + ch));
+        const v8 r = vshare(t - base, *(const v8*)(g + o));
+        *(v8*)(gt + o) = r;
+        s0 += r;
+        s1 += r * (cv - *(const v8*)(m + ch));
+      },
+      [&](int64_t q, int64_t ch, float& s0, float& s1) __attribute__((always_inline)) {
+        const int64_t o = q * C + ch;
+        const float cv = c[o];
+        const float r = share(affine(cv, s[ch], sh[ch]) - (with_identity ? x[o] : 0.f), g[o]);
+        gt[o] = r;
+        s0 += r;
+        s1 += r * (cv - m[ch]);
+      });
 }
 
 // The max's gradient share of t = c * scale + shift (as frelu_grad_split_), recomputing
@@ -847,8 +900,8 @@ std::tuple<at::Tensor, at::Tensor> frelu_bn_split(const at::Tensor& c, const at:
   const float* sp = scale.data_ptr<float>();
   const float* hp = shift.data_ptr<float>();
   const float* mp = center.data_ptr<float>();
-  auto sums = channel_sums(c, P, C, [&](int64_t q0, int64_t q1, float* s0, float* s1) {
-    bn_split_span(cp, xp, gp, tp, sp, hp, mp, C, q0, q1, with_identity, s0, s1);
+  auto sums = channel_sums(c, P, C, [&](int64_t p0, int64_t p1, double* acc) {
+    bn_split_span(cp, xp, gp, tp, sp, hp, mp, C, p0, p1, with_identity, acc);
   });
   return std::make_tuple(gt, sums);
 }
@@ -915,9 +968,11 @@ at::Tensor frelu_folded_(at::Tensor x, const at::Tensor& weight, const at::Tenso
 // From FReLU's output gradient g, t's share of it (recomputing t as frelu_folded does,
 // so with its mask), with per channel the float64 sums of the share and of share * u:
 // (share, (2, C)).
+// out: where to write the share (laid out as x, not x itself), else a new tensor.
 std::tuple<at::Tensor, at::Tensor> frelu_folded_split(
     const at::Tensor& x, const at::Tensor& g, const at::Tensor& weight, const at::Tensor& bias,
-    const at::Tensor& scale, const at::Tensor& shift, bool with_identity) {
+    const at::Tensor& scale, const at::Tensor& shift, bool with_identity,
+    const c10::optional<at::Tensor>& out) {
   check_cl(x, "frelu_folded_split");
   check_alike(x, g);
   const int64_t C = x.size(1);
@@ -931,7 +986,14 @@ std::tuple<at::Tensor, at::Tensor> frelu_folded_split(
   ex.s = scale.data_ptr<float>();
   ex.sh = shift.data_ptr<float>();
   ex.sums = acc.data_ptr<double>();
-  auto share = like(x);
+  at::Tensor share;
+  if (out.has_value()) {
+    check_alike(*out, x);
+    TORCH_CHECK(!out->is_same(x) && !out->is_same(g), "frelu_folded_split: out must not be x or g");
+    share = *out;
+  } else {
+    share = like(x);
+  }
   dwconv_rows_into(x, weight, bias, with_identity ? kSplitX : kSplitZero, share, ex);
   auto sums = at::zeros({2, C}, opts);
   double* sp = sums.data_ptr<double>();
@@ -980,17 +1042,18 @@ at::Tensor dwconv_input_grad_into_(at::Tensor out, const at::Tensor& gy, const a
 
 namespace {
 
-// One image row of the weight gradient for the 8 channels from c: for every pixel w,
+// One image row of the weight gradient for the L channels from c: for every pixel w,
 // a[dy * k + dx] += gy(w) * x(row dy, w + dx - p) and a[k * k] += gy(w), in registers
 // along the row. K: the kernel size if known at compile time, else 0 (k at run time).
 // Columns [w0, w1) only; EDGE: some of their taps fall outside the image (skipped).
-template <int K, bool EDGE>
+template <int L, int K, bool EDGE>
 __attribute__((always_inline)) inline void wgrad_span(
     const float* const* rp, const float* grow, int64_t W, int64_t C, int64_t c, int k,
-    int64_t w0, int64_t w1, v8* a) {
+    int64_t w0, int64_t w1, typename Vec<L>::type* a) {
+  using VT = typename Vec<L>::type;
   const int kk = K > 0 ? K : k, p = kk / 2;
   for (int64_t w = w0; w < w1; ++w) {
-    const v8 gv = *(const v8*)(grow + w * C + c);
+    const VT gv = *(const VT*)(grow + w * C + c);
     a[kk * kk] += gv;
 #pragma GCC unroll 8
     for (int dy = 0; dy < kk; ++dy)
@@ -998,30 +1061,41 @@ __attribute__((always_inline)) inline void wgrad_span(
       for (int dx = 0; dx < kk; ++dx) {
         const int64_t col = w + dx - p;
         if (EDGE && (col < 0 || col >= W)) continue;
-        a[dy * kk + dx] += gv * *(const v8*)(rp[dy] + col * C + c);
+        a[dy * kk + dx] += gv * *(const VT*)(rp[dy] + col * C + c);
       }
   }
 }
 
-template <int K>
+// The sums of L channels from c (L / 8 blocks of 8) added to acc, laid out per block
+// of 8 channels: (k * k + 1) x 8 sums each
+template <int L, int K>
 __attribute__((always_inline)) inline void wgrad_block(
     const float* const* rp, const float* grow, int64_t W, int64_t C, int64_t c, int k,
     float* acc) {
+  using VT = typename Vec<L>::type;
   constexpr int NA = K > 0 ? K * K + 1 : MAXK * MAXK + 1;
   const int kk = K > 0 ? K : k, p = kk / 2, n = kk * kk + 1;
-  v8 a[NA];
-  for (int i = 0; i < n; ++i) a[i] = v8{};
+  VT a[NA];
+  for (int i = 0; i < n; ++i) a[i] = VT{};
   const int64_t e0 = p < W ? p : W, e1 = W - p > e0 ? W - p : e0;
-  wgrad_span<K, true>(rp, grow, W, C, c, k, 0, e0, a);
-  wgrad_span<K, false>(rp, grow, W, C, c, k, e0, e1, a);
-  wgrad_span<K, true>(rp, grow, W, C, c, k, e1, W, a);
-  for (int i = 0; i < n; ++i) *(v8*)(acc + i * 8) += a[i];
+  wgrad_span<L, K, true>(rp, grow, W, C, c, k, 0, e0, a);
+  wgrad_span<L, K, false>(rp, grow, W, C, c, k, e0, e1, a);
+  wgrad_span<L, K, true>(rp, grow, W, C, c, k, e1, W, a);
+  for (int h = 0; h < L / 8; ++h) {
+    float* ab = acc + (c / 8 + h) * n * 8;
+    for (int i = 0; i < n; ++i) {
+      v8 part;
+      __builtin_memcpy(&part, (const float*)&a[i] + 8 * h, sizeof(part));
+      *(v8*)(ab + i * 8) += part;
+    }
+  }
 }
 
 // The weight (and bias) gradient sums of rows [r0, r1) into acc: per block of 8
-// channels, (k * k + 1) x 8 sums (the taps, then the bias); the last C % 8
-// channels one by one into the lanes of their block.
-template <int K>
+// channels, (k * k + 1) x 8 sums (the taps, then the bias); the channels in blocks of
+// 16 if WIDE (as far as they fill them), then of 8; the last C % 8 channels one by one
+// into the lanes of their block.
+template <int K, bool WIDE>
 __attribute__((always_inline)) inline void wgrad_rows_k(
     const float* gy, const float* x, int64_t H, int64_t W, int64_t C, int k, int64_t r0,
     int64_t r1, const float* zeros, float* acc) {
@@ -1033,7 +1107,9 @@ __attribute__((always_inline)) inline void wgrad_rows_k(
     for (int dy = 0; dy < k; ++dy) rp[dy] = inside(h + dy - p, H) ? x + (r + dy - p) * rs : zeros;
     const float* grow = gy + r * rs;
     int64_t c = 0;
-    for (; c + 8 <= C; c += 8) wgrad_block<K>(rp, grow, W, C, c, k, acc + (c / 8) * n * 8);
+    if (WIDE)
+      for (; c + 16 <= C; c += 16) wgrad_block<16, K>(rp, grow, W, C, c, k, acc);
+    for (; c + 8 <= C; c += 8) wgrad_block<8, K>(rp, grow, W, C, c, k, acc);
     for (; c < C; ++c) {
       float* ac = acc + (c / 8) * n * 8 + c % 8;
       for (int64_t w = 0; w < W; ++w) {
@@ -1049,15 +1125,39 @@ __attribute__((always_inline)) inline void wgrad_rows_k(
   }
 }
 
+template <bool WIDE>
+__attribute__((always_inline)) inline void wgrad_rows_any(
+    const float* gy, const float* x, int64_t H, int64_t W, int64_t C, int k, int64_t r0,
+    int64_t r1, const float* zeros, float* acc) {
+  switch (k) {
+    case 1: return wgrad_rows_k<1, WIDE>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+    case 3: return wgrad_rows_k<3, WIDE>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+    case 5: return wgrad_rows_k<5, WIDE>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+    default: return wgrad_rows_k<0, WIDE>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+  }
+}
+
 FRELU_CLONES
+void wgrad_rows_narrow(const float* gy, const float* x, int64_t H, int64_t W, int64_t C,
+                       int k, int64_t r0, int64_t r1, const float* zeros, float* acc) {
+  wgrad_rows_any<false>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+}
+
+#if FRELU_ISA_BUILDS
+FRELU_WIDE
+void wgrad_rows_wide(const float* gy, const float* x, int64_t H, int64_t W, int64_t C,
+                     int k, int64_t r0, int64_t r1, const float* zeros, float* acc) {
+  wgrad_rows_any<true>(gy, x, H, W, C, k, r0, r1, zeros, acc);
+}
+#endif
+
+// 16 lanes wide where the rows are (g_wide)
 void wgrad_rows(const float* gy, const float* x, int64_t H, int64_t W, int64_t C, int k,
                 int64_t r0, int64_t r1, const float* zeros, float* acc) {
-  switch (k) {
-    case 1: return wgrad_rows_k<1>(gy, x, H, W, C, k, r0, r1, zeros, acc);
-    case 3: return wgrad_rows_k<3>(gy, x, H, W, C, k, r0, r1, zeros, acc);
-    case 5: return wgrad_rows_k<5>(gy, x, H, W, C, k, r0, r1, zeros, acc);
-    default: return wgrad_rows_k<0>(gy, x, H, W, C, k, r0, r1, zeros, acc);
-  }
+#if FRELU_ISA_BUILDS
+  if (g_wide) return wgrad_rows_wide(gy, x, H, W, C, k, r0, r1, zeros, acc);
+#endif
+  wgrad_rows_narrow(gy, x, H, W, C, k, r0, r1, zeros, acc);
 }
 
 }  // namespace
@@ -1135,6 +1235,8 @@ TORCH_LIBRARY(frelu_mm, m) {
         &frelu_grad_split_);
   m.def("frelu_add_rest_(Tensor(a!) gx, Tensor g, Tensor gt) -> Tensor(a!)", &frelu_add_rest_);
   m.def("dwconv(Tensor x, Tensor weight, Tensor bias) -> Tensor", &dwconv);
+  m.def("dwconv_into_(Tensor(a!) out, Tensor x, Tensor weight, Tensor bias) -> Tensor(a!)",
+        &dwconv_into_);
   m.def("channel_moments(Tensor c) -> Tensor", &channel_moments);
   m.def("frelu_affine_max_(Tensor(a!) c, Tensor x, Tensor scale, Tensor shift, bool with_identity) -> Tensor(a!)",
         &frelu_affine_max_);
@@ -1150,6 +1252,6 @@ TORCH_LIBRARY(frelu_mm, m) {
         &frelu_folded);
   m.def("frelu_folded_(Tensor(a!) x, Tensor weight, Tensor bias, Tensor scale, Tensor shift, bool with_identity) -> Tensor(a!)",
         &frelu_folded_);
-  m.def("frelu_folded_split(Tensor x, Tensor g, Tensor weight, Tensor bias, Tensor scale, Tensor shift, bool with_identity) -> (Tensor, Tensor)",
+  m.def("frelu_folded_split(Tensor x, Tensor g, Tensor weight, Tensor bias, Tensor scale, Tensor shift, bool with_identity, Tensor(a!)? out=None) -> (Tensor, Tensor)",
         &frelu_folded_split);
 }
