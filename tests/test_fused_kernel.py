@@ -539,16 +539,22 @@ def test_lean_norm_kernel_path_equals_float64_plain(identity, host_train, frelu_
     folded one where FReLU's norm is frozen: forward over the host norm's output, the
     input gradient over the recomputed x) against the plain graph in float64: output,
     the gradients of c, identity and every parameter, both norms' running statistics,
-    over two steps."""
+    over two steps. The host norm and the residual add run in the C++ pass
+    (``norm_affine``), forward and recompute."""
     from frelu_mm.layers import lean_frelu
     from frelu_mm.layers.norm_act import norm_act
-    paths = []
-    real = lean_frelu._kernel_backward
+    paths, host_norms = [], []
+    real, real_host = lean_frelu._kernel_backward, lean_frelu._host_norm
 
     def spy(ops, *a):
         paths.append(a[-1])  # x_owned
         return real(ops, *a)
+
+    def host_spy(ctx, *a, **kw):
+        host_norms.append((ctx.norm_ops is not None, kw.get('recompute', False)))
+        return real_host(ctx, *a, **kw)
     monkeypatch.setattr(lean_frelu, '_kernel_backward', spy)
+    monkeypatch.setattr(lean_frelu, '_host_norm', host_spy)
 
     def models(dtype):
         host = randomise(nn.BatchNorm2d(channels), seed=1).to(dtype).train(host_train)
@@ -581,3 +587,4 @@ def test_lean_norm_kernel_path_equals_float64_plain(identity, host_train, frelu_
                 torch.testing.assert_close(ours_mod.state_dict()[key].to(v.dtype), v,
                                            rtol=1e-5, atol=1e-6)
     assert paths == [True, True]
+    assert host_norms == [(True, False), (True, True)] * 2

@@ -27,7 +27,11 @@ statistics, as under a backbone's ``norm_eval=True``) is folded into the conv in
 (``_AppliedNorm.fold``): the forward is one pass (``y = max(x, (conv(x) + b) * s + sh)``,
 over the host norm's fresh output in ``lean_norm_frelu``), and the backward recomputes
 the condition inside the split (``g_t`` with the norm's sums, one pass), then runs the
-conv's weight and input gradients on ``g_t``: no conv output is ever stored.
+conv's weight and input gradients on ``g_t``: no conv output is ever stored. In
+``lean_norm_frelu`` the host norm (and the residual add) is then one C++ pass too,
+``c * scale + shift [+ identity]``, its batch statistics from the moments kernel, in
+forward and recompute alike; its backward stays ``native_batch_norm_backward``. One
+scratch buffer (``_Scratch``) serves every site's backward for the tensor it drops.
 Elsewhere (NCHW, float64, bf16, GPUs) the same Functions use aten's ops.
 
 Supported: ``condition='dwconv'``, ``combine='max'``, ``with_identity`` True or
@@ -134,6 +138,8 @@ class _AppliedNorm:
         self.running = None
         invstd = (var + self.eps).rsqrt()
         self.k_mean, self.k_invstd, self.center = mean, invstd, mean.float()
+        if self.use_batch:  # for ``backward`` (native_batch_norm_backward)
+            self.save_mean, self.save_invstd = mean.float(), invstd.float()
         scale = gamma.double() * invstd
         self.scale, self.shift = scale.float(), (beta.double() - mean * scale).float()
         return self.scale, self.shift
@@ -383,6 +389,23 @@ class _LeanFReLU(torch.autograd.Function):
         return (*grads, None, None, None)
 
 
+def _host_norm_ops(c, identity, weight, bias, padding):
+    """The C++ ops for ``_LeanNormFReLU``'s host norm (``c * scale + shift [+ identity]``
+    in one pass, the statistics from the moments kernel) where the FReLU's own kernels
+    apply to its output, else None."""
+    return dwconv_ops(c, weight, bias, padding, *(() if identity is None else (identity,)))
+
+
+def _host_norm(ctx, c, identity, gamma, beta, recompute=False):
+    """``norm(c) [+ identity]`` for ``_LeanNormFReLU``, a fresh tensor: in the C++ pass
+    (``ctx.norm_ops``, after ``forward_affine``) or by aten; the recompute takes the
+    forward's path with the same statistics, so it is bit-identical."""
+    if ctx.norm_ops is not None:
+        return ctx.norm_ops.norm_affine(c, ctx.norm.scale, ctx.norm.shift, identity)
+    x = ctx.norm.recompute(c, gamma, beta) if recompute else ctx.norm.forward(c, gamma, beta)
+    return x if identity is None else x.add_(identity)
+
+
 class _LeanNormFReLU(torch.autograd.Function):
     """``FReLU(BN(c) [+ identity])`` saving ``c`` (and ``identity``), not ``x``."""
 
@@ -392,9 +415,10 @@ class _LeanNormFReLU(torch.autograd.Function):
         _scratch.release()
         ctx.norm, ctx.fnorm = _AppliedNorm(norm), _AppliedNorm(fnorm)
         ctx.padding, ctx.with_identity = padding, with_identity
-        x = ctx.norm.forward(c, n_gamma, n_beta)
-        if identity is not None:
-            x = x.add_(identity)
+        ctx.norm_ops = _host_norm_ops(c, identity, weight, bias, padding)
+        if ctx.norm_ops is not None:
+            ctx.norm.forward_affine(c, n_gamma, n_beta, ctx.norm_ops)
+        x = _host_norm(ctx, c, identity, n_gamma, n_beta)
         # x is the norm's fresh output, recomputed in backward: y may overwrite it
         y = _frelu_forward(x, weight, bias, ctx.fnorm, gamma, beta, padding, with_identity,
                            inplace=x is not c)
@@ -406,9 +430,7 @@ class _LeanNormFReLU(torch.autograd.Function):
         c, identity, n_gamma, n_beta, weight, bias, gamma, beta = ctx.saved_tensors
         need = ctx.needs_input_grad
         with torch.no_grad():
-            x = ctx.norm.recompute(c, n_gamma, n_beta)  # bit-identical to the forward's
-            if identity is not None:
-                x = x.add_(identity)
+            x = _host_norm(ctx, c, identity, n_gamma, n_beta, recompute=True)
             g_x, g_w, g_b, g_gamma, g_beta = _frelu_backward(
                 g, x, weight, bias, ctx.fnorm, gamma, beta, ctx.padding, ctx.with_identity,
                 (True, need[5], need[6], need[7], need[8]), x_owned=x is not c)

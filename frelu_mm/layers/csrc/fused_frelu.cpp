@@ -935,6 +935,45 @@ at::Tensor frelu_bn_grad_(at::Tensor c, const at::Tensor& gt, const at::Tensor& 
   return c;
 }
 
+FRELU_CLONES void affine_add_span(const float* c, const float* id, float* x, const float* s,
+                                  const float* sh, int64_t C, int64_t q0, int64_t q1) {
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t o = q * C;
+    int64_t ch = 0;
+    for (; ch + 8 <= C; ch += 8) {
+      const v8 t = vaffine(*(const v8*)(c + o + ch), *(const v8*)(s + ch), *(const v8*)(sh + ch));
+      *(v8*)(x + o + ch) = id ? t + *(const v8*)(id + o + ch) : t;
+    }
+    for (; ch < C; ++ch) {
+      const float t = affine(c[o + ch], s[ch], sh[ch]);
+      x[o + ch] = id ? t + id[o + ch] : t;
+    }
+  }
+}
+
+// A host BatchNorm applied as c * scale + shift per channel, plus `identity` if given (a
+// residual branch), into a new tensor: one pass, the same function in the forward and
+// in the backward's recompute (so the same bits).
+at::Tensor norm_affine(const at::Tensor& c, const at::Tensor& scale, const at::Tensor& shift,
+                       const c10::optional<at::Tensor>& identity) {
+  check_cl(c, "norm_affine");
+  const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
+  check_vec(scale, C, "norm_affine");
+  check_vec(shift, C, "norm_affine");
+  if (identity.has_value()) check_alike(c, *identity);
+  auto x = like(c);
+  const float* cp = c.data_ptr<float>();
+  const float* ip = identity.has_value() ? identity->data_ptr<float>() : nullptr;
+  float* xp = x.data_ptr<float>();
+  const float* sp = scale.data_ptr<float>();
+  const float* hp = shift.data_ptr<float>();
+  at::parallel_for(0, P, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, C)),
+                   [&](int64_t q0, int64_t q1) {
+    affine_add_span(cp, ip, xp, sp, hp, C, q0, q1);
+  });
+  return x;
+}
+
 // --- training with a frozen (eval-mode) norm folded into the condition: t = u * scale
 // + shift, u = dwconv(x) + bias (bias centred by the running mean; see Mode) ---
 
@@ -1238,6 +1277,8 @@ TORCH_LIBRARY(frelu_mm, m) {
   m.def("dwconv_into_(Tensor(a!) out, Tensor x, Tensor weight, Tensor bias) -> Tensor(a!)",
         &dwconv_into_);
   m.def("channel_moments(Tensor c) -> Tensor", &channel_moments);
+  m.def("norm_affine(Tensor c, Tensor scale, Tensor shift, Tensor? identity) -> Tensor",
+        &norm_affine);
   m.def("frelu_affine_max_(Tensor(a!) c, Tensor x, Tensor scale, Tensor shift, bool with_identity) -> Tensor(a!)",
         &frelu_affine_max_);
   m.def("frelu_bn_split(Tensor c, Tensor x, Tensor g, Tensor scale, Tensor shift, Tensor center, bool with_identity) -> (Tensor, Tensor)",
