@@ -351,37 +351,28 @@ def test_lean_kernel_path_equals_float64_plain(k, channels, identity, bias, mode
         for key, v in ref.state_dict().items():
             torch.testing.assert_close(m.state_dict()[key].to(v.dtype), v, rtol=1e-5, atol=1e-6)
     assert len(split_calls) == 2
-    assert not lean_frelu._scratch.busy  # every backward gave its scratch buffer back
+    assert not any(lean_frelu._scratch.busy)  # every backward gave its buffers back
 
 
 @pytest.mark.parametrize('channels', [21, 40])
-def test_kernel_norm_mask_is_the_forwards(kernel, channels):
-    """The backward's split recomputes t = c * scale + shift bit for bit: wherever the
-    forward's max took x (y == x, t < x) the share is 0, wherever it took t > x it is
-    all of g, on ties half (channels in blocks of 16, of 8, one by one)."""
-    g = torch.Generator().manual_seed(5)
-    shape = (2, channels, 13, 17)
-    scale = torch.rand(channels, generator=g) + 0.5
-    shift = torch.randn(channels, generator=g) * 0.1
-    c = torch.randn(shape, generator=g)
-    x = torch.randn(shape, generator=g)
-    c[:, :, ::3] = 0.0  # ties: t = 0 * scale + shift == x exactly
-    x[:, :, ::3] = shift.view(1, -1, 1, 1)
-    c, x = c.contiguous(memory_format=CL), x.contiguous(memory_format=CL)
-    y = kernel.frelu_affine_max_(c.clone(), x, scale, shift, True)
-    ones = torch.ones(shape).contiguous(memory_format=CL)
-    center = torch.randn(channels, generator=g)
-    share, sums = kernel.frelu_bn_split(c, x, ones, scale, shift, center, True)
-    took_t = y != x
-    assert torch.all(share[took_t] == 1.0)
-    assert torch.all(share[~took_t] != 1.0)  # 0, or 0.5 where t == x exactly
-    t = c * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1)
-    torch.testing.assert_close(sums[0], share.double().sum((0, 2, 3)), rtol=1e-6, atol=1e-5)
-    torch.testing.assert_close(
-        sums[1], (share.double() * (c.double() - center.double().view(1, -1, 1, 1))).sum((0, 2, 3)),
-        rtol=1e-6, atol=1e-5)
-    torch.testing.assert_close(y, torch.maximum(x, t), rtol=1e-6, atol=1e-6)
-    assert torch.all(share[:, :, ::3] == 0.5)
+@pytest.mark.parametrize('k', [1, 3])
+def test_dwconv_moments_equal_the_conv_outputs(kernel, channels, k):
+    """``dwconv_moments`` sums the conv's output without writing it, shifted by its
+    value at the first pixel: a mean of 1000 and a standard deviation of about 0.005
+    give the mean and variance of the written output (``dwconv``) as float64 does."""
+    g = torch.Generator().manual_seed(channels + k)
+    x = torch.randn(2, channels, 13, 17, generator=g).contiguous(memory_format=CL)
+    w = torch.randn(channels, 1, k, k, generator=g) * 0.01
+    b = torch.full((channels,), 1000.0)
+    moments = kernel.dwconv_moments(x, w, b)
+    c = kernel.dwconv(x, w, b)
+    torch.testing.assert_close(moments[0], c[0, :, 0, 0].double(), rtol=1e-6, atol=1e-4)
+    m = c.numel() // channels
+    mean = moments[0] + moments[1] / m
+    var = moments[2] / m - (moments[1] / m) ** 2
+    ref = c.double()
+    torch.testing.assert_close(mean, ref.mean((0, 2, 3)), rtol=1e-12, atol=1e-9)
+    torch.testing.assert_close(var, ref.var((0, 2, 3), unbiased=False), rtol=1e-5, atol=0)
 
 
 @pytest.mark.parametrize('channels', [19, 72])
@@ -493,25 +484,28 @@ def test_folded_kernels_and_mask(kernel, k, with_identity):
         kernel.frelu_folded_split(x, ones, w, bias_c, scale, shift, with_identity, ones)
 
 
-def test_scratch_buffer_reused_from_site_to_site():
-    """The lean backward's scratch buffer: laid out as asked, the same memory again for
-    the same or a smaller size, a new one while taken or for a larger size; nothing
-    kept after ``release``."""
+def test_scratch_buffers_reused_from_site_to_site():
+    """The lean backward's scratch buffers: laid out as asked, the same memory again for
+    the same or a smaller size, a new one while both are taken or for a larger size;
+    nothing kept after ``release``."""
     from frelu_mm.layers.lean_frelu import _Scratch
     s = _Scratch()
     mid = torch.empty(2, 8, 4, 4).contiguous(memory_format=CL)
-    first = s.take(mid)
+    first, second = s.take(mid), s.take(mid)
     assert first.shape == mid.shape and first.stride() == mid.stride()
-    assert s.take(mid).data_ptr() != first.data_ptr()  # taken: a new tensor
+    assert first.data_ptr() != second.data_ptr()
+    third = s.take(mid)  # both taken: a new tensor
+    assert third.data_ptr() not in (first.data_ptr(), second.data_ptr())
     s.give()
     assert s.take(mid[:1]).data_ptr() == first.data_ptr()
+    assert s.take(mid).data_ptr() == second.data_ptr()
     s.give()
     bigger = s.take(torch.empty(3, 8, 4, 4).contiguous(memory_format=CL))
     s.give()
     assert s.take(mid).data_ptr() == bigger.data_ptr()
     s.give()
     s.release()
-    assert s.flat is None and not s.busy
+    assert s.flats == [None, None] and not any(s.busy)
 
 
 @pytest.mark.parametrize('k', [1, 3, 5])

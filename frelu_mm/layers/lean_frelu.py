@@ -16,22 +16,21 @@ elementwise pass) in backward. An FReLU site then keeps as many activation-sized
 tensors as a ReLU site: ``c``, and the output that the next conv keeps.
 
 Where the tensors are float32 channels-last on the CPU (and the AVX2 build of
-``csrc/fused_frelu.cpp`` runs), the condition runs in C++ (``_kernel_backward``): the
-depthwise conv (forward, recompute and backward) in the row kernel; a norm as
-per-channel moments and ``c * scale + shift``, applied with the max in one pass; in
-backward the max's split together with the norm's sums in one pass, the norm's input
-gradient over the conv's output, and x's own share added in the conv's
-input-gradient pass. The recompute runs the forward's functions on the same
-tensors, so the mask is again bit-identical. A frozen norm (eval mode: the running
-statistics, as under a backbone's ``norm_eval=True``) is folded into the conv instead
-(``_AppliedNorm.fold``): the forward is one pass (``y = max(x, (conv(x) + b) * s + sh)``,
-over the host norm's fresh output in ``lean_norm_frelu``), and the backward recomputes
-the condition inside the split (``g_t`` with the norm's sums, one pass), then runs the
-conv's weight and input gradients on ``g_t``: no conv output is ever stored. In
-``lean_norm_frelu`` the host norm (and the residual add) is then one C++ pass too,
-``c * scale + shift [+ identity]``, its batch statistics from the moments kernel, in
-forward and recompute alike; its backward stays ``native_batch_norm_backward``. One
-scratch buffer (``_Scratch``) serves every site's backward for the tensor it drops.
+``csrc/fused_frelu.cpp`` runs), the condition runs in C++ (``_kernel_backward``), its
+norm folded into the depthwise conv (``_AppliedNorm.fold``): ``t = (conv(x) +
+bias_c) * scale + shift``, with the running statistics (eval mode, as under a
+backbone's ``norm_eval=True``) or the batch statistics, summed over the conv's output
+by a first pass that writes nothing (``dwconv_moments``). The forward is then one
+pass, ``y = max(x, t)`` (over the host norm's fresh output in ``lean_norm_frelu``).
+The backward recomputes the condition inside the split (``g_t`` with the norm's sums,
+one pass of the forward's kernel, so the mask is bit-identical), then the conv's weight
+and input gradients, x's own share added in the input gradient's pass. A frozen norm
+needs no conv output at all; batch statistics need it once, recomputed, for the norm's
+input gradient. In ``lean_norm_frelu`` the host norm (and the residual add) is one
+C++ pass too, ``c * scale + shift [+ identity]``, its batch statistics from the moments
+kernel, in forward and recompute alike; its backward stays
+``native_batch_norm_backward``. Scratch buffers (``_Scratch``) serve every site's
+backward for the tensors it drops.
 Elsewhere (NCHW, float64, bf16, GPUs) the same Functions use aten's ops.
 
 Supported: ``condition='dwconv'``, ``combine='max'``, ``with_identity`` True or
@@ -118,57 +117,71 @@ class _AppliedNorm:
         return torch.ops.aten.native_batch_norm(c, gamma, beta, self.mean, self.var,
                                                 self.use_batch, 0.0, self.eps)[0]
 
+    def batch_statistics(self, moments, m):
+        """Batch mean and variance (float64) from per-channel moments ``(K, sum of
+        c - K, sum of (c - K)^2)`` over ``m`` values each; the running statistics
+        updated once, as ``native_batch_norm`` does."""
+        shift, s1, s2 = moments
+        mean = shift + s1 / m
+        var = (s2 / m - (s1 / m) ** 2).clamp_min(0)
+        if self.running is not None:
+            r_mean, r_var = self.running
+            f = self.factor
+            r_mean.mul_(1 - f).add_(mean.to(r_mean.dtype), alpha=f)
+            r_var.mul_(1 - f).add_((var * (m / max(m - 1, 1))).to(r_var.dtype), alpha=f)
+        self.running = None
+        return mean, var
+
     def forward_affine(self, c, gamma, beta, ops):
         """The C++ kernels' form of ``forward`` (``c`` float32 channels-last): the
         float32 ``(scale, shift)`` with ``norm(c) = c * scale + shift``, from the
-        per-channel moments of ``c`` (batch mode; running statistics updated once as
-        ``native_batch_norm`` does) or the running statistics. Kept for the backward."""
+        moments kernel (batch mode) or the running statistics. Kept for the backward
+        (``native_batch_norm_backward``)."""
         if self.use_batch:
-            m = c.numel() // c.shape[1]
-            shift, s1, s2 = ops.channel_moments(c)  # float64: K, sums of c - K, (c - K)^2
-            mean = shift + s1 / m
-            var = (s2 / m - (s1 / m) ** 2).clamp_min(0)
-            if self.running is not None:
-                r_mean, r_var = self.running
-                f = self.factor
-                r_mean.mul_(1 - f).add_(mean.to(r_mean.dtype), alpha=f)
-                r_var.mul_(1 - f).add_((var * (m / max(m - 1, 1))).to(r_var.dtype), alpha=f)
+            mean, var = self.batch_statistics(ops.channel_moments(c), c.numel() // c.shape[1])
+            invstd = (var + self.eps).rsqrt()
+            self.save_mean, self.save_invstd = mean.float(), invstd.float()
         else:
             mean, var = self.mean.double(), self.var.double()
+            invstd = (var + self.eps).rsqrt()
         self.running = None
-        invstd = (var + self.eps).rsqrt()
-        self.k_mean, self.k_invstd, self.center = mean, invstd, mean.float()
-        if self.use_batch:  # for ``backward`` (native_batch_norm_backward)
-            self.save_mean, self.save_invstd = mean.float(), invstd.float()
         scale = gamma.double() * invstd
         self.scale, self.shift = scale.float(), (beta.double() - mean * scale).float()
         return self.scale, self.shift
 
-    def fold(self, bias, gamma, beta):
-        """The C++ kernels' form of a frozen norm (eval mode), folded into the
-        condition: float32 ``(bias_c, scale, shift)`` with ``norm(conv(x) + bias) =
-        (conv(x) + bias_c) * scale + shift``, ``bias_c`` the conv's bias less the
-        running mean. Kept for the backward (``self.folded``, ``self.k_invstd``)."""
-        invstd = (self.var.double() + self.eps).rsqrt()
-        bias_c = -self.mean.double() if bias is None else bias.double() - self.mean.double()
-        self.k_invstd = invstd
-        self.folded = (bias_c.float(), (gamma.double() * invstd).float(),
+    def fold(self, bias, gamma, beta, moments=None, m=None):
+        """The C++ kernels' form of the condition's norm, folded into its conv:
+        float32 ``(bias_c, scale, shift)`` with ``norm(conv(x) + bias) = (conv(x) +
+        bias_c) * scale + shift``, ``bias_c`` the conv's bias less the mean: the
+        running mean (eval mode), or in batch mode the batch mean from the conv
+        output's ``moments`` over ``m`` values per channel (``dwconv_moments``).
+        Kept for the backward (``folded``; ``k_mean``, ``k_invstd``, and ``center``:
+        the value per channel that ``u = conv(x) + bias_c`` is ``conv(x) + bias``
+        less)."""
+        if self.use_batch:
+            mean, var = self.batch_statistics(moments, m)
+        else:
+            mean, var = self.mean.double(), self.var.double()
+        invstd = (var + self.eps).rsqrt()
+        b = 0.0 if bias is None else bias.double()
+        bias_c = (b - mean).float()
+        self.k_mean, self.k_invstd = mean, invstd
+        self.center = b - bias_c.double()
+        self.folded = (bias_c, (gamma.double() * invstd).float(),
                        beta.detach().float().contiguous())
         return self.folded
 
     def backward_coefficients(self, sums, gamma, m):
-        """From the C++ split's per-channel sums of ``g_t`` and ``g_t * (c - center)``
-        (float64): ``(a, b, d, g_gamma, g_beta)``, the input gradient being
-        ``a g_t + b c + d``."""
+        """Batch mode, from the folded split's per-channel sums of ``g_t`` and ``g_t *
+        u`` (float64): float32 ``(a, b, d, g_gamma, g_beta)``, the gradient of the
+        norm's input being ``a g_t + b u + d`` (``u`` as in ``fold``)."""
         mean, invstd = self.k_mean, self.k_invstd
         g_beta = sums[0]
-        g_gamma = invstd * (sums[1] - (mean - self.center.double()) * g_beta)
+        off = mean - self.center  # u's mean
+        g_gamma = invstd * (sums[1] - off * g_beta)
         a = gamma.double() * invstd
-        if self.use_batch:  # the batch statistics depend on c too
-            b = -a * invstd * g_gamma / m
-            d = -a * g_beta / m - b * mean
-        else:
-            b = d = torch.zeros_like(a)
+        b = -a * invstd * g_gamma / m
+        d = -a * g_beta / m - b * off
         return a.float(), b.float(), d.float(), g_gamma.float(), g_beta.float()
 
     def backward(self, g, c, gamma, need_input, need_gamma, need_beta):
@@ -181,38 +194,40 @@ class _AppliedNorm:
 
 
 class _Scratch(threading.local):
-    """One activation-sized buffer that the C++ backward reuses from FReLU site to
-    site for a tensor it reads and drops (the recomputed condition), instead of a new
-    one at each site. A new buffer of that size is often fresh memory from the OS,
-    whose first touch page-faults, page by page (measured here: 1-8 us a page, up
-    to 50 ms for a ResNet-50 layer1 tensor at b8 224). The backward's sites run from
-    the deepest (smallest) to the first: the buffer grows a few times per backward.
-    ``release`` drops it, at each forward (no memory held across a step). One per
-    thread."""
+    """Activation-sized buffers that the C++ backward reuses from FReLU site to site
+    for tensors it reads and drops (the recomputed condition's share, the batch path's
+    conv output), instead of new ones at each site. A new tensor of that size is often
+    fresh memory from the OS, whose first touch page-faults, page by page (measured
+    here: 1-8 us a page, up to 50 ms for a ResNet-50 layer1 tensor at b8 224). The
+    backward's sites run from the deepest (smallest) to the first: the buffers grow a
+    few times per backward. ``release`` drops them, at each forward (no memory held
+    across a step). One set per thread."""
+
+    slots = 2
 
     def __init__(self):
-        self.flat, self.busy = None, False
+        self.flats, self.busy = [None] * self.slots, [False] * self.slots
 
     def take(self, like: torch.Tensor) -> torch.Tensor:
-        """A tensor laid out as ``like`` (dense), its values undefined; a new one if
-        the buffer is taken (until ``give``)."""
-        n = like.numel()
-        if self.busy:
+        """A tensor laid out as ``like`` (dense), its values undefined, from a free
+        slot; a new one if every slot is taken (until ``give``)."""
+        if all(self.busy):
             return torch.empty_like(like)
-        flat = self.flat
+        i = self.busy.index(False)
+        n, flat = like.numel(), self.flats[i]
         if flat is None or flat.numel() < n or flat.dtype != like.dtype \
                 or flat.device != like.device:
-            self.flat = flat = None  # the old one goes first: no two at once
-            self.flat = flat = torch.empty(n, dtype=like.dtype, device=like.device)
-        self.busy = True
+            self.flats[i] = flat = None  # the old one goes first: never both at once
+            self.flats[i] = flat = torch.empty(n, dtype=like.dtype, device=like.device)
+        self.busy[i] = True
         return flat[:n].as_strided(like.shape, like.stride())
 
     def give(self) -> None:
-        """The tensor from ``take`` is no longer used."""
-        self.busy = False
+        """The tensors from ``take`` are no longer used."""
+        self.busy = [False] * self.slots
 
     def release(self) -> None:
-        self.flat, self.busy = None, False
+        self.flats, self.busy = [None] * self.slots, [False] * self.slots
 
 
 _scratch = _Scratch()
@@ -237,14 +252,13 @@ def _frelu_forward(x, weight, bias, fnorm, gamma, beta, padding, with_identity, 
     in the C++ kernels, one pass, over ``x`` if ``inplace`` (``x`` is not needed
     after)."""
     ops = _kernel_norm_ops(x, weight, bias, fnorm, padding)
-    if ops is not None and not fnorm.use_batch:  # norm folded into the conv: one pass
-        folded = fnorm.fold(bias, gamma, beta)
+    if ops is not None:  # norm folded into the conv: one pass (batch mode: after one
+        # pass for the conv output's moments, which writes nothing)
+        moments = ops.dwconv_moments(x, weight, _bias(weight, bias)) if fnorm.use_batch \
+            else None
+        folded = fnorm.fold(bias, gamma, beta, moments, x.numel() // x.shape[1])
         return (ops.frelu_folded_ if inplace else ops.frelu_folded)(x, weight, *folded,
                                                                     with_identity)
-    if ops is not None:  # conv; moments; norm and max in one pass over the conv's output
-        c = ops.dwconv(x, weight, _bias(weight, bias))
-        scale, shift = fnorm.forward_affine(c, gamma, beta, ops)
-        return ops.frelu_affine_max_(c, x, scale, shift, with_identity)
     t = fnorm.forward(_dwconv(x, weight, bias, padding), gamma, beta)
     if torch.jit.is_tracing():  # ONNX export traces this: no out= there
         return torch.maximum(_base(x, with_identity), t)
@@ -318,51 +332,47 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
     return g_x, g_w, g_b, g_gamma, g_beta
 
 
-def _folded_backward(ops, g, x, weight, bias, fnorm, gamma, with_identity, need, x_owned):
-    """``_kernel_backward`` for a frozen norm folded into the conv (``fnorm.fold``):
-    the condition recomputed with the max's split and the norm's sums in one pass (the
-    forward's kernel, so its mask), then the conv's weight and input gradients from
-    the split's ``g_t`` (the conv's output gradient is ``g_t * scale``, per channel);
-    the input gradient written over ``x`` if ``x_owned`` (a recompute, read last by
-    the weight gradient)."""
+def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identity, need,
+                     x_owned=False):
+    """``_frelu_backward`` in the C++ kernels, the norm folded into the conv
+    (``fnorm.fold``): the condition recomputed with the max's split ``g_t`` and the
+    norm's sums in one pass (the forward's kernel, so its mask), then the conv's weight
+    and input gradients, x's own share ``g - g_t`` added in the input gradient's pass.
+    The input gradient is written over ``x`` if ``x_owned`` (a recompute, read last).
+
+    A frozen norm: the conv's output gradient is ``g_t * scale`` per channel, folded
+    into the conv's gradients. Batch statistics: it is ``a g_t + b u + d``, ``u`` the
+    folded conv's output, recomputed (the backward's only stored conv output)."""
     bias_c, scale, shift = fnorm.folded
     g_t, sums = ops.frelu_folded_split(x, g, weight, bias_c, scale, shift, with_identity,
                                        _scratch.take(x))
-    g_gamma = (sums[1] * fnorm.k_invstd).to(gamma.dtype) if need[3] else None
-    g_beta = sums[0].to(gamma.dtype) if need[4] else None
-    g_b = (sums[0] * scale.double()).to(bias.dtype) if need[2] and bias is not None else None
-    g_w = None
-    if need[1]:
-        taps = ops.dwconv_weight_grad(g_t, x, weight.shape[-1])[:, :-1]
-        g_w = (taps * scale[:, None]).reshape(weight.shape)
-    g_x = None
-    if need[0]:
-        rest = (g, g_t) if with_identity else (None, None)  # x's own share g - g_t
-        out = x if x_owned else torch.empty_like(g_t)
-        g_x = ops.dwconv_input_grad_into_(out, g_t, weight * scale.view(-1, 1, 1, 1), *rest)
+    k = weight.shape[-1]
+    rest = (g, g_t) if with_identity else (None, None)  # x's own share g - g_t
+    out = x if x_owned else torch.empty_like(g_t)
+    g_w = g_x = g_b = None
+    if fnorm.use_batch:
+        a, b, d, g_gamma, g_beta = fnorm.backward_coefficients(sums, gamma,
+                                                               x.numel() // x.shape[1])
+        g_c = ops.frelu_bn_grad_(ops.dwconv_into_(_scratch.take(x), x, weight, bias_c),
+                                 g_t, a, b, d)
+        if need[1] or (need[2] and bias is not None):
+            taps = ops.dwconv_weight_grad(g_c, x, k)
+            g_w = taps[:, :-1].reshape(weight.shape) if need[1] else None
+            g_b = taps[:, -1].contiguous() if need[2] and bias is not None else None
+        if need[0]:
+            g_x = ops.dwconv_input_grad_into_(out, g_c, weight, *rest)
+        del g_c
+    else:
+        g_gamma, g_beta = sums[1] * fnorm.k_invstd, sums[0]
+        if need[2] and bias is not None:
+            g_b = (sums[0] * scale.double()).to(bias.dtype)
+        if need[1]:
+            taps = ops.dwconv_weight_grad(g_t, x, k)[:, :-1]
+            g_w = (taps * scale[:, None]).reshape(weight.shape)
+        if need[0]:
+            g_x = ops.dwconv_input_grad_into_(out, g_t, weight * scale.view(-1, 1, 1, 1),
+                                              *rest)
     del g_t
-    _scratch.give()
-    return g_x, g_w, g_b, g_gamma, g_beta
-
-
-def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identity, need,
-                     x_owned=False):
-    """``_frelu_backward`` in the C++ kernels: the conv recomputed (the forward's
-    kernel), the max's split with the norm's sums in one pass, the norm's input
-    gradient over the conv's output, the conv's backward, x's own share."""
-    if not fnorm.use_batch:
-        return _folded_backward(ops, g, x, weight, bias, fnorm, gamma, with_identity, need,
-                                x_owned)
-    c = ops.dwconv_into_(_scratch.take(x), x, weight, _bias(weight, bias))
-    g_t, sums = ops.frelu_bn_split(c, x, g, fnorm.scale, fnorm.shift, fnorm.center,
-                                   with_identity)
-    a, b, d, g_gamma, g_beta = fnorm.backward_coefficients(sums, gamma, c.numel() // c.shape[1])
-    g_c = ops.frelu_bn_grad_(c, g_t, a, b, d)
-    # with identity, x's own share g - g_t is added in the conv's input-gradient pass,
-    # written over g_t (read only at the pixel written)
-    g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need,
-                                     (g, g_t) if with_identity else None, out=g_t)
-    del c, g_c
     _scratch.give()
     return (g_x, g_w, g_b, g_gamma.to(gamma.dtype) if need[3] else None,
             g_beta.to(gamma.dtype) if need[4] else None)

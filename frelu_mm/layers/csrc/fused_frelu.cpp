@@ -55,10 +55,13 @@ constexpr int STRIP_V = 2;
 // output max(x or 0, t) (kAffineMaxX / kAffineMaxZero), or in the backward, from the
 // output gradient g, t's share of it as torch.maximum splits it, with per-channel sums
 // of that share and of share * u for the norm's gradients (kSplitX / kSplitZero).
+// With a norm on batch statistics, a first pass writes nothing and sums the conv's
+// output per channel, shifted by K (in s): the sums of c - K and (c - K)^2 (kSums); the
+// statistics then fold into the conv as a frozen norm's do.
 // Forward and backward compute u and t by the same code, so the mask is the same.
 enum Mode {
   kMaxZero = 0, kMaxX = 1, kPlain = 2, kPlusRest = 3,
-  kAffineMaxZero = 4, kAffineMaxX = 5, kSplitZero = 6, kSplitX = 7
+  kAffineMaxZero = 4, kAffineMaxX = 5, kSplitZero = 6, kSplitX = 7, kSums = 8
 };
 
 // max(x, t) as x > t ? x : t (one maxps). It propagates NaN like torch.maximum because
@@ -162,6 +165,19 @@ __attribute__((always_inline)) inline void finish(
                                          *(const VT*)(win.rb + w * C + c + L * j));
     return;
   }
+  if (M == kSums) {
+    for (int j = 0; j < V; ++j) {
+      const VT d = acc[j] - *(const VT*)(win.s + c + L * j);
+      if (ls0) {
+        ls0[j] += d;
+        ls1[j] += d * d;
+      } else {
+        *(VT*)(win.s0 + c + L * j) += d;
+        *(VT*)(win.s1 + c + L * j) += d * d;
+      }
+    }
+    return;
+  }
   if (M >= kAffineMaxZero) {
     for (int j = 0; j < V; ++j) {
       const int64_t ch = c + L * j;
@@ -254,7 +270,7 @@ __attribute__((always_inline)) inline void strip_inner(
         for (int f = 0; f < V * L; f += 16)
           __builtin_prefetch(win.rp[dy] + (w0 + P + T + t) * C + c + f);
   // and the next strip's pixels of the tensors read at the output (kPlusRest, kSplit*)
-  if (PF && (M == kPlusRest || M >= kSplitZero))
+  if (PF && (M == kPlusRest || M == kSplitZero || M == kSplitX))
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t)
       for (int f = 0; f < V * L; f += 16) {
@@ -279,7 +295,7 @@ __attribute__((always_inline)) inline void strip_inner(
       }
     }
   }
-  if (M >= kSplitZero) {  // the strip's sums in registers, added to the row's once
+  if (M >= kSplitZero) {  // kSplit*, kSums: the strip's sums in registers, added to the row's once
     VT ls0[V] = {}, ls1[V] = {};
     for (int t = 0; t < T; ++t)
       finish<L, V, M>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t], ls0, ls1);
@@ -303,6 +319,12 @@ __attribute__((always_inline)) inline void block1(
       const float* row = dy == p && dx < p ? win.left : win.rp[dy];
       acc += wt[(c / CB) * k * k * CB + (dy * k + dx) * CB + c % CB] * row[(w + dx - p) * C + c];
     }
+  if (M == kSums) {
+    const float d = acc - win.s[c];
+    win.s0[c] += d;
+    win.s1[c] += d * d;
+    return;
+  }
   const float x = win.rp[p][w * C + c];
   if (win.save) win.save[w * C + c] = x;
   if (M >= kAffineMaxZero) {
@@ -410,6 +432,7 @@ __attribute__((always_inline)) inline void row_modes(
     case kAffineMaxX: return row_k<kAffineMaxX, WIDE>(win, wt, b, yrow, W, C, k);
     case kSplitZero: return row_k<kSplitZero, WIDE>(win, wt, b, yrow, W, C, k);
     case kSplitX: return row_k<kSplitX, WIDE>(win, wt, b, yrow, W, C, k);
+    case kSums: return row_k<kSums, WIDE>(win, wt, b, yrow, W, C, k);
     default: return row_k<kPlain, WIDE>(win, wt, b, yrow, W, C, k);
   }
 }
@@ -563,7 +586,7 @@ void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::T
   auto zero_row = at::zeros({rs}, x.options().memory_format(at::MemoryFormat::Contiguous));
   const float* zeros = zero_row.data_ptr<float>();
   const bool prefetch = W - 2 * p >= kPrefetchStrips * STRIP_T;
-  if (!y.is_same(x)) {
+  if (!y.is_same(x) || mode == kSums) {  // kSums writes nothing (y: x)
     const float* xp = x.data_ptr<float>();
     float* yp = y.data_ptr<float>();
     // grain: about 32k outputs per task
@@ -819,93 +842,6 @@ at::Tensor channel_moments(const at::Tensor& c) {
   return out;
 }
 
-FRELU_CLONES void affine_max_span(float* c, const float* x, const float* s, const float* sh,
-                                  int64_t C, int64_t q0, int64_t q1, bool with_identity) {
-  for (int64_t q = q0; q < q1; ++q) {
-    float* v = c + q * C;
-    const float* xv = x + q * C;
-    int64_t ch = 0;
-    for (; ch + 8 <= C; ch += 8) {
-      const v8 t = vaffine(*(const v8*)(v + ch), *(const v8*)(s + ch), *(const v8*)(sh + ch));
-      *(v8*)(v + ch) = vcombine(*(const v8*)(xv + ch), t, with_identity ? kMaxX : kMaxZero);
-    }
-    for (; ch < C; ++ch)
-      v[ch] = combine(xv[ch], affine(v[ch], s[ch], sh[ch]), with_identity ? kMaxX : kMaxZero);
-  }
-}
-
-// Overwrites c with max(base, c * scale + shift): FReLU's output from its conv's
-// output (base = x, or 0 without identity).
-at::Tensor frelu_affine_max_(at::Tensor c, const at::Tensor& x, const at::Tensor& scale,
-                             const at::Tensor& shift, bool with_identity) {
-  check_cl(c, "frelu_affine_max_");
-  check_alike(c, x);
-  const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
-  check_vec(scale, C, "frelu_affine_max_");
-  check_vec(shift, C, "frelu_affine_max_");
-  float* cp = c.data_ptr<float>();
-  const float* xp = x.data_ptr<float>();
-  const float* sp = scale.data_ptr<float>();
-  const float* hp = shift.data_ptr<float>();
-  at::parallel_for(0, P, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, C)),
-                   [&](int64_t q0, int64_t q1) {
-    affine_max_span(cp, xp, sp, hp, C, q0, q1, with_identity);
-  });
-  return c;
-}
-
-FRELU_CLONES void bn_split_span(const float* c, const float* x, const float* g, float* gt,
-                                const float* s, const float* sh, const float* m, int64_t C,
-                                int64_t p0, int64_t p1, bool with_identity, double* acc) {
-  run_sums<2>(p0, p1, C, acc,
-      [&](int64_t q, int64_t ch, v8& s0, v8& s1) __attribute__((always_inline)) {
-        const int64_t o = q * C + ch;
-        const v8 cv = *(const v8*)(c + o);
-        const v8 base = with_identity ? *(const v8*)(x + o) : v8{};
-        const v8 t = vaffine(cv, *(const v8*)(s + ch), *(const v8*)(sh + ch));
-        const v8 r = vshare(t - base, *(const v8*)(g + o));
-        *(v8*)(gt + o) = r;
-        s0 += r;
-        s1 += r * (cv - *(const v8*)(m + ch));
-      },
-      [&](int64_t q, int64_t ch, float& s0, float& s1) __attribute__((always_inline)) {
-        const int64_t o = q * C + ch;
-        const float cv = c[o];
-        const float r = share(affine(cv, s[ch], sh[ch]) - (with_identity ? x[o] : 0.f), g[o]);
-        gt[o] = r;
-        s0 += r;
-        s1 += r * (cv - m[ch]);
-      });
-}
-
-// The max's gradient share of t = c * scale + shift (as frelu_grad_split_), recomputing
-// t from c, into a new tensor g_t; with, per channel, the float64 sums of g_t and of
-// g_t * (c - center) that the norm's backward needs: (g_t, (2, C)).
-std::tuple<at::Tensor, at::Tensor> frelu_bn_split(const at::Tensor& c, const at::Tensor& x,
-                                                  const at::Tensor& g, const at::Tensor& scale,
-                                                  const at::Tensor& shift, const at::Tensor& center,
-                                                  bool with_identity) {
-  check_cl(c, "frelu_bn_split");
-  check_alike(c, g);
-  if (with_identity) check_alike(c, x);
-  const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
-  check_vec(scale, C, "frelu_bn_split");
-  check_vec(shift, C, "frelu_bn_split");
-  check_vec(center, C, "frelu_bn_split");
-  auto gt = like(c);
-  const float* cp = c.data_ptr<float>();
-  const float* xp = with_identity ? x.data_ptr<float>() : nullptr;
-  const float* gp = g.data_ptr<float>();
-  float* tp = gt.data_ptr<float>();
-  const float* sp = scale.data_ptr<float>();
-  const float* hp = shift.data_ptr<float>();
-  const float* mp = center.data_ptr<float>();
-  auto sums = channel_sums(c, P, C, [&](int64_t p0, int64_t p1, double* acc) {
-    bn_split_span(cp, xp, gp, tp, sp, hp, mp, C, p0, p1, with_identity, acc);
-  });
-  return std::make_tuple(gt, sums);
-}
-
 FRELU_CLONES void bn_grad_span(float* c, const float* gt, const float* a, const float* b,
                                const float* d, int64_t C, int64_t q0, int64_t q1) {
   for (int64_t q = q0; q < q1; ++q)
@@ -915,8 +851,8 @@ FRELU_CLONES void bn_grad_span(float* c, const float* gt, const float* a, const 
     }
 }
 
-// Overwrites c (the conv's output) with the norm's input gradient a * g_t + b * c + d
-// (per-channel coefficients; see lean_frelu.py).
+// Overwrites c (the folded conv's output u; see lean_frelu.py) with the norm's input
+// gradient a * g_t + b * c + d (per-channel coefficients).
 at::Tensor frelu_bn_grad_(at::Tensor c, const at::Tensor& gt, const at::Tensor& a,
                           const at::Tensor& b, const at::Tensor& d) {
   check_cl(c, "frelu_bn_grad_");
@@ -1002,6 +938,49 @@ at::Tensor frelu_folded_(at::Tensor x, const at::Tensor& weight, const at::Tenso
                          const at::Tensor& scale, const at::Tensor& shift, bool with_identity) {
   frelu_folded_into(x, weight, bias, scale, shift, with_identity, x);
   return x;
+}
+
+// Per channel of the depthwise conv's output c = dwconv(x) + b, without writing it:
+// K, the sum of c - K and the sum of (c - K)^2, float64, (3, C), as channel_moments
+// gives for c. K is c at the first pixel (no cancellation in the variance when the
+// mean is far from 0).
+at::Tensor dwconv_moments(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  check_cl(x, "dwconv_moments");
+  const int64_t C = x.size(1), H = x.size(2), W = x.size(3), k = weight.size(-1), p = k / 2;
+  TORCH_CHECK(x.numel() > 0, "dwconv_moments: no values");
+  TORCH_CHECK(weight.dim() == 4 && weight.size(0) == C && bias.numel() == C,
+              "dwconv_moments: weight (C, 1, k, k) and bias (C) expected");
+  auto opts = x.options().memory_format(at::MemoryFormat::Contiguous);
+  auto shift = at::empty({C}, opts);
+  {
+    auto wc = weight.contiguous();
+    auto bc = bias.contiguous();
+    const float* wp = wc.data_ptr<float>();
+    const float* xp = x.data_ptr<float>();
+    float* kp = shift.data_ptr<float>();
+    for (int64_t c = 0; c < C; ++c) {
+      float acc = bc.data_ptr<float>()[c];
+      for (int64_t dy = 0; dy < k; ++dy)
+        for (int64_t dx = 0; dx < k; ++dx) {
+          const int64_t h = dy - p, w = dx - p;
+          if (inside(h, H) && inside(w, W)) acc += wp[c * k * k + dy * k + dx] * xp[(h * W + w) * C + c];
+        }
+      kp[c] = acc;
+    }
+  }
+  const int64_t threads = at::get_num_threads();
+  auto acc = at::zeros({threads, 2 * C}, opts.dtype(at::kDouble));
+  Extra ex;
+  ex.s = shift.data_ptr<float>();
+  ex.sums = acc.data_ptr<double>();
+  dwconv_rows_into(x, weight, bias, kSums, x, ex);
+  auto out = at::zeros({3, C}, opts.dtype(at::kDouble));
+  double* op = out.data_ptr<double>();
+  const double* ap = acc.data_ptr<double>();
+  for (int64_t c = 0; c < C; ++c) op[c] = shift.data_ptr<float>()[c];
+  for (int64_t t = 0; t < threads; ++t)
+    for (int64_t i = 0; i < 2 * C; ++i) op[C + i] += ap[t * 2 * C + i];
+  return out;
 }
 
 // From FReLU's output gradient g, t's share of it (recomputing t as frelu_folded does,
@@ -1277,12 +1256,9 @@ TORCH_LIBRARY(frelu_mm, m) {
   m.def("dwconv_into_(Tensor(a!) out, Tensor x, Tensor weight, Tensor bias) -> Tensor(a!)",
         &dwconv_into_);
   m.def("channel_moments(Tensor c) -> Tensor", &channel_moments);
+  m.def("dwconv_moments(Tensor x, Tensor weight, Tensor bias) -> Tensor", &dwconv_moments);
   m.def("norm_affine(Tensor c, Tensor scale, Tensor shift, Tensor? identity) -> Tensor",
         &norm_affine);
-  m.def("frelu_affine_max_(Tensor(a!) c, Tensor x, Tensor scale, Tensor shift, bool with_identity) -> Tensor(a!)",
-        &frelu_affine_max_);
-  m.def("frelu_bn_split(Tensor c, Tensor x, Tensor g, Tensor scale, Tensor shift, Tensor center, bool with_identity) -> (Tensor, Tensor)",
-        &frelu_bn_split);
   m.def("frelu_bn_grad_(Tensor(a!) c, Tensor gt, Tensor a, Tensor b, Tensor d) -> Tensor(a!)",
         &frelu_bn_grad_);
   m.def("dwconv_input_grad(Tensor gy, Tensor weight) -> Tensor", &dwconv_input_grad);
