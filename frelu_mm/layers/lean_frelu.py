@@ -348,7 +348,7 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
                                        _scratch.take(x))
     k = weight.shape[-1]
     rest = (g, g_t) if with_identity else (None, None)  # x's own share g - g_t
-    out = x if x_owned else torch.empty_like(g_t)
+    out = (x if x_owned else torch.empty_like(g_t)) if need[0] else None
     g_w = g_x = g_b = None
     if fnorm.use_batch:
         a, b, d, g_gamma, g_beta = fnorm.backward_coefficients(sums, gamma,
