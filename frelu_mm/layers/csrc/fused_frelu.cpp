@@ -295,7 +295,8 @@ __attribute__((always_inline)) inline void strip_inner(
       }
     }
   }
-  if (M >= kSplitZero) {  // kSplit*, kSums: the strip's sums in registers, added to the row's once
+  // kSplit*, kSums: the strip's sums in registers, added to the row's once
+  if (M >= kSplitZero) {
     VT ls0[V] = {}, ls1[V] = {};
     for (int t = 0; t < T; ++t)
       finish<L, V, M>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t], ls0, ls1);
@@ -963,7 +964,8 @@ at::Tensor dwconv_moments(const at::Tensor& x, const at::Tensor& weight, const a
       for (int64_t dy = 0; dy < k; ++dy)
         for (int64_t dx = 0; dx < k; ++dx) {
           const int64_t h = dy - p, w = dx - p;
-          if (inside(h, H) && inside(w, W)) acc += wp[c * k * k + dy * k + dx] * xp[(h * W + w) * C + c];
+          if (inside(h, H) && inside(w, W))
+            acc += wp[c * k * k + dy * k + dx] * xp[(h * W + w) * C + c];
         }
       kp[c] = acc;
     }
