@@ -279,23 +279,24 @@ def _dwconv_backward(g_c, x, weight, bias, padding, need, rest=None, out=None):
     """Gradients of the depthwise conv's (input, weight, bias) from its output's
     ``g_c``: the C++ kernels where they apply (``dwconv_ops``), else aten's. Only where
     they apply: ``rest``, ``(a, b)`` whose ``a - b`` is added to the input's gradient
-    in the same pass; ``out``, a buffer for the input's gradient (may be ``a`` or ``b``)."""
+    in the same pass; ``out``, a buffer for the input's gradient (may be ``a``, ``b``,
+    or ``x``: the weight gradient reads ``x`` first)."""
     need_b = need[2] and bias is not None
     ops = dwconv_ops(x, weight, bias, padding, g_c)
     if ops is None:
         return torch.ops.aten.convolution_backward(
             g_c, x, weight, None if bias is None else [bias.shape[0]], [1, 1],
             list(padding), [1, 1], False, [0, 0], x.shape[1], [need[0], need[1], need_b])
-    g_x = None
-    if need[0]:
-        out = torch.empty_like(g_c) if out is None else out
-        g_x = ops.dwconv_input_grad_into_(out, g_c, weight, *(rest or (None, None)))
     g_w = g_b = None
     if need[1] or need_b:
         k = weight.shape[-1]
         sums = ops.dwconv_weight_grad(g_c, x, k)
         g_w = sums[:, :-1].reshape(weight.shape) if need[1] else None
         g_b = sums[:, -1].contiguous() if need_b else None
+    g_x = None
+    if need[0]:
+        out = torch.empty_like(g_c) if out is None else out
+        g_x = ops.dwconv_input_grad_into_(out, g_c, weight, *(rest or (None, None)))
     return g_x, g_w, g_b
 
 
@@ -355,12 +356,7 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
                                                                x.numel() // x.shape[1])
         g_c = ops.frelu_bn_grad_(ops.dwconv_into_(_scratch.take(x), x, weight, bias_c),
                                  g_t, a, b, d)
-        if need[1] or (need[2] and bias is not None):
-            taps = ops.dwconv_weight_grad(g_c, x, k)
-            g_w = taps[:, :-1].reshape(weight.shape) if need[1] else None
-            g_b = taps[:, -1].contiguous() if need[2] and bias is not None else None
-        if need[0]:
-            g_x = ops.dwconv_input_grad_into_(out, g_c, weight, *rest)
+        g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need, rest, out)
         del g_c
     else:
         g_gamma, g_beta = sums[1] * fnorm.k_invstd, sums[0]
