@@ -335,10 +335,12 @@ def test_lean_kernel_path_equals_float64_plain(k, channels, identity, bias, mode
     plain.lean_backward = False
     if mode == 'cumulative':
         plain.norm.momentum = None
-    for _ in range(2):  # two steps: the running statistics move twice
+    for step in range(2):  # two steps: the running statistics move twice; the output
+        # gradient channels-last, then NCHW (laid out again as x in a scratch buffer)
         xi = x.contiguous(memory_format=CL).requires_grad_()
         y = m(xi)
-        grads = torch.autograd.grad(y, [xi] + list(m.parameters()), up.contiguous(memory_format=CL))
+        grads = torch.autograd.grad(y, [xi] + list(m.parameters()),
+                                    up.contiguous(memory_format=CL) if step == 0 else up)
         xp = x.clone().requires_grad_()
         grads32 = torch.autograd.grad(plain(xp), [xp] + list(plain.parameters()), up)
         x64 = x.double().requires_grad_()
@@ -486,42 +488,68 @@ def test_folded_kernels_and_mask(kernel, k, with_identity):
 
 def test_scratch_buffers_reused_from_site_to_site():
     """The lean backward's scratch buffers: laid out as asked, the same memory again for
-    the same or a smaller size, a new one while both are taken or for a larger size;
+    the same or a smaller size, a new one while all are taken or for a larger size;
     nothing kept after ``release``."""
     from frelu_mm.layers.lean_frelu import _Scratch
     s = _Scratch()
     mid = torch.empty(2, 8, 4, 4).contiguous(memory_format=CL)
-    first, second = s.take(mid), s.take(mid)
-    assert first.shape == mid.shape and first.stride() == mid.stride()
-    assert first.data_ptr() != second.data_ptr()
-    third = s.take(mid)  # both taken: a new tensor
-    assert third.data_ptr() not in (first.data_ptr(), second.data_ptr())
+    taken = [s.take(mid) for _ in range(_Scratch.slots)]
+    assert all(t.shape == mid.shape and t.stride() == mid.stride() for t in taken)
+    ptrs = [t.data_ptr() for t in taken]
+    assert len(set(ptrs)) == _Scratch.slots
+    extra = s.take(mid)  # all taken: a new tensor
+    assert extra.data_ptr() not in ptrs
     s.give()
-    assert s.take(mid[:1]).data_ptr() == first.data_ptr()
-    assert s.take(mid).data_ptr() == second.data_ptr()
+    assert s.take(mid[:1]).data_ptr() == ptrs[0]
+    assert s.take(mid).data_ptr() == ptrs[1]
     s.give()
     bigger = s.take(torch.empty(3, 8, 4, 4).contiguous(memory_format=CL))
     s.give()
     assert s.take(mid).data_ptr() == bigger.data_ptr()
     s.give()
     s.release()
-    assert s.flats == [None, None] and not any(s.busy)
+    assert s.flats == [None] * _Scratch.slots and not any(s.busy)
 
 
+def test_scratch_buffers_kept_from_step_to_step():
+    """A training step's backward reuses the buffers of the step before (no fresh
+    memory per step); ``release_scratch`` frees them."""
+    from frelu_mm.layers import lean_frelu
+    lean_frelu.release_scratch()
+    m = randomise(FReLU(16), seed=3).train()
+    x = torch.randn(2, 16, 9, 11).contiguous(memory_format=CL).requires_grad_()
+
+    def step():
+        m(x).sum().backward()
+        return [None if f is None else f.data_ptr() for f in lean_frelu._scratch.flats]
+    first = step()
+    assert first[0] is not None  # the kernel path took a buffer
+    assert step() == first
+    lean_frelu.release_scratch()
+    assert lean_frelu._scratch.flats == [None] * lean_frelu._Scratch.slots
+
+
+@pytest.mark.parametrize('channels,width', [(37, 11), (64, 30)])
 @pytest.mark.parametrize('k', [1, 3, 5])
-def test_dwconv_into_writes_the_conv_into_out(kernel, k):
-    """``dwconv_into_(out, x, w, b)`` writes what ``dwconv`` returns, bit for bit, over
-    every value of ``out``; ``out`` may not be ``x``."""
-    g = torch.Generator().manual_seed(k)
-    x = torch.randn(2, 37, 6, 11, generator=g).contiguous(memory_format=CL)
-    w, b = torch.randn(37, 1, k, k, generator=g), torch.randn(37, generator=g)
+def test_dwconv_bn_grad_into_equals_its_formula(kernel, channels, width, k):
+    """``dwconv_bn_grad_into_(out, x, w, bias, g_t, a, b, d)`` writes ``a g_t + b
+    (dwconv(x) + bias) + d`` per channel (the folded norm's input gradient) over every
+    value of ``out``, against float64 (channel tails, strips, prefetched rows); ``out``
+    may not be ``x``."""
+    g = torch.Generator().manual_seed(k + channels)
+    x = torch.randn(2, channels, 6, width, generator=g).contiguous(memory_format=CL)
+    gt = torch.randn(x.shape, generator=g).contiguous(memory_format=CL)
+    w, bias = torch.randn(channels, 1, k, k, generator=g), torch.randn(channels, generator=g)
+    a, b, d = (torch.randn(channels, generator=g) for _ in range(3))
     out = torch.full_like(x, float('nan'))
-    assert kernel.dwconv_into_(out, x, w, b).data_ptr() == out.data_ptr()
-    assert torch.equal(out, kernel.dwconv(x, w, b))
-    torch.testing.assert_close(out, torch.conv2d(x, w, b, 1, k // 2, 1, 37), rtol=1e-5,
-                               atol=1e-5)
+    assert kernel.dwconv_bn_grad_into_(out, x, w, bias, gt, a, b, d).data_ptr() == \
+        out.data_ptr()
+    u = torch.conv2d(x.double(), w.double(), bias.double(), 1, k // 2, 1, channels)
+    col = lambda v: v.double().view(1, -1, 1, 1)  # noqa: E731
+    torch.testing.assert_close(out.double(), col(a) * gt.double() + col(b) * u + col(d),
+                               rtol=1e-5, atol=1e-5)
     with pytest.raises(RuntimeError, match='out must not be x'):
-        kernel.dwconv_into_(x, x, w, b)
+        kernel.dwconv_bn_grad_into_(x, x, w, bias, gt, a, b, d)
 
 
 @pytest.mark.parametrize('identity', [True, False])

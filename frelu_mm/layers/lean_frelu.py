@@ -25,9 +25,9 @@ pass, ``y = max(x, t)`` (over the host norm's fresh output in ``lean_norm_frelu`
 The backward recomputes the condition inside the split (``g_t`` with the norm's sums,
 one pass of the forward's kernel, so the mask is bit-identical), then the conv's weight
 and input gradients, x's own share added in the input gradient's pass. A frozen norm
-needs no conv output at all; batch statistics need it once, recomputed, for the norm's
-input gradient. In ``lean_norm_frelu`` the host norm (and the residual add) is one
-C++ pass too, ``c * scale + shift [+ identity]``, its batch statistics from the moments
+needs no conv output at all; batch statistics recompute it once, in the pass that
+writes the norm's input gradient. In ``lean_norm_frelu`` the host norm (and the
+residual add) is one C++ pass too, ``c * scale + shift [+ identity]``, its batch statistics from the moments
 kernel, in forward and recompute alike; its backward stays
 ``native_batch_norm_backward``. Scratch buffers (``_Scratch``) serve every site's
 backward for the tensors it drops.
@@ -196,14 +196,15 @@ class _AppliedNorm:
 class _Scratch(threading.local):
     """Activation-sized buffers that the C++ backward reuses from FReLU site to site
     for tensors it reads and drops (the recomputed condition's share, the batch path's
-    conv output), instead of new ones at each site. A new tensor of that size is often
-    fresh memory from the OS, whose first touch page-faults, page by page (measured
-    here: 1-8 us a page, up to 50 ms for a ResNet-50 layer1 tensor at b8 224). The
-    backward's sites run from the deepest (smallest) to the first: the buffers grow a
-    few times per backward. ``release`` drops them, at each forward (no memory held
-    across a step). One set per thread."""
+    norm input gradient, an output gradient laid out again as ``x``), instead of new ones at
+    each site. A new tensor of that size is often fresh memory from the OS, whose first
+    touch page-faults, page by page (measured here: 1-8 us a page, up to 50 ms for a
+    ResNet-50 layer1 tensor at b8 224). The backward's sites run from the deepest
+    (smallest) to the first: the buffers grow in the first backward to the largest
+    site's size and are kept from step to step, as a caching allocator keeps its
+    blocks (``release_scratch`` frees them). One set per thread."""
 
-    slots = 2
+    slots = 3
 
     def __init__(self):
         self.flats, self.busy = [None] * self.slots, [False] * self.slots
@@ -231,6 +232,12 @@ class _Scratch(threading.local):
 
 
 _scratch = _Scratch()
+
+
+def release_scratch() -> None:
+    """Free the lean backward's scratch buffers (this thread's), e.g. after training;
+    the next backward allocates them again."""
+    _scratch.release()
 
 
 def _base(x, with_identity):
@@ -305,8 +312,10 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
     """Gradients of (x, weight, bias, gamma, beta) from the output gradient ``g``,
     recomputing ``T(x)``; ``need``: which of them are needed; ``x_owned``: ``x`` is
     a recompute, free to overwrite once read."""
-    if g.stride() != x.stride() and g.shape == x.shape:
-        g = torch.empty_like(x).copy_(g)  # e.g. mean's expanded gradient: x's layout
+    ops = _kernel_norm_ops(x, weight, bias, fnorm, padding)
+    if g.stride() != x.stride() and g.shape == x.shape:  # e.g. NCHW from a mean's
+        # gradient: laid out as x (in a scratch buffer where the C++ kernels take it)
+        g = (torch.empty_like(x) if ops is None else _scratch.take(x)).copy_(g)
     ops = _kernel_norm_ops(x, weight, bias, fnorm, padding, g)
     if ops is not None:
         return _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding,
@@ -343,7 +352,7 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
 
     A frozen norm: the conv's output gradient is ``g_t * scale`` per channel, folded
     into the conv's gradients. Batch statistics: it is ``a g_t + b u + d``, ``u`` the
-    folded conv's output, recomputed (the backward's only stored conv output)."""
+    folded conv's output, recomputed in the pass that writes it."""
     bias_c, scale, shift = fnorm.folded
     g_t, sums = ops.frelu_folded_split(x, g, weight, bias_c, scale, shift, with_identity,
                                        _scratch.take(x))
@@ -354,8 +363,7 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
     if fnorm.use_batch:
         a, b, d, g_gamma, g_beta = fnorm.backward_coefficients(sums, gamma,
                                                                x.numel() // x.shape[1])
-        g_c = ops.frelu_bn_grad_(ops.dwconv_into_(_scratch.take(x), x, weight, bias_c),
-                                 g_t, a, b, d)
+        g_c = ops.dwconv_bn_grad_into_(_scratch.take(x), x, weight, bias_c, g_t, a, b, d)
         g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need, rest, out)
         del g_c
     else:
@@ -379,7 +387,6 @@ class _LeanFReLU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, gamma, beta, norm, padding, with_identity):
-        _scratch.release()
         ctx.fnorm = _AppliedNorm(norm)
         ctx.padding, ctx.with_identity = padding, with_identity
         y = _frelu_forward(x, weight, bias, ctx.fnorm, gamma, beta, padding, with_identity)
@@ -418,7 +425,6 @@ class _LeanNormFReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, c, identity, n_gamma, n_beta, norm, weight, bias, gamma, beta, fnorm,
                 padding, with_identity):
-        _scratch.release()
         ctx.norm, ctx.fnorm = _AppliedNorm(norm), _AppliedNorm(fnorm)
         ctx.padding, ctx.with_identity = padding, with_identity
         ctx.norm_ops = _host_norm_ops(c, identity, weight, bias, padding)

@@ -57,11 +57,13 @@ constexpr int STRIP_V = 2;
 // of that share and of share * u for the norm's gradients (kSplitX / kSplitZero).
 // With a norm on batch statistics, a first pass writes nothing and sums the conv's
 // output per channel, shifted by K (in s): the sums of c - K and (c - K)^2 (kSums); the
-// statistics then fold into the conv as a frozen norm's do.
+// statistics then fold into the conv as a frozen norm's do. In that norm's backward,
+// the gradient of its input, a * g_t + b * u + d per channel from the share g_t
+// (kBnGrad; a, b, d in s, sh, sd).
 // Forward and backward compute u and t by the same code, so the mask is the same.
 enum Mode {
   kMaxZero = 0, kMaxX = 1, kPlain = 2, kPlusRest = 3,
-  kAffineMaxZero = 4, kAffineMaxX = 5, kSplitZero = 6, kSplitX = 7, kSums = 8
+  kAffineMaxZero = 4, kAffineMaxX = 5, kSplitZero = 6, kSplitX = 7, kSums = 8, kBnGrad = 9
 };
 
 // max(x, t) as x > t ? x : t (one maxps). It propagates NaN like torch.maximum because
@@ -134,15 +136,16 @@ struct Window {
   int64_t W;
   bool prefetch;  // software prefetch of the input, a strip ahead
   const float* ra;  // kPlusRest: the output row's pixels in the two added tensors
-  const float* rb;  // (kSplit*: ra is the output gradient's row)
+  const float* rb;  // (kSplit*: ra is the output gradient's row; kBnGrad: g_t's)
   const float* s;   // kAffine* and kSplit*: per-channel scale and shift of u
-  const float* sh;
+  const float* sh;  // (kBnGrad: a and b)
+  const float* sd;  // kBnGrad: d
   float* s0;  // kSplit*: per-channel sums of the share and of share * u, this row
   float* s1;
 
   Window(const float* zeros, int64_t W, bool prefetch)
       : left(nullptr), save(nullptr), zeros(zeros), W(W), prefetch(prefetch), ra(nullptr),
-        rb(nullptr), s(nullptr), sh(nullptr), s0(nullptr), s1(nullptr) {}
+        rb(nullptr), s(nullptr), sh(nullptr), sd(nullptr), s0(nullptr), s1(nullptr) {}
 };
 
 // The centre pixel's inputs x (V vectors of L lanes from channel c of pixel w): saved if in
@@ -163,6 +166,14 @@ __attribute__((always_inline)) inline void finish(
     for (int j = 0; j < V; ++j)
       *(VT*)(yo + c + L * j) = acc[j] + (*(const VT*)(win.ra + w * C + c + L * j) -
                                          *(const VT*)(win.rb + w * C + c + L * j));
+    return;
+  }
+  if (M == kBnGrad) {
+    for (int j = 0; j < V; ++j) {
+      const int64_t ch = c + L * j;
+      *(VT*)(yo + ch) = *(const VT*)(win.s + ch) * *(const VT*)(win.ra + w * C + ch) +
+                        *(const VT*)(win.sh + ch) * acc[j] + *(const VT*)(win.sd + ch);
+    }
     return;
   }
   if (M == kSums) {
@@ -270,7 +281,7 @@ __attribute__((always_inline)) inline void strip_inner(
         for (int f = 0; f < V * L; f += 16)
           __builtin_prefetch(win.rp[dy] + (w0 + P + T + t) * C + c + f);
   // and the next strip's pixels of the tensors read at the output (kPlusRest, kSplit*)
-  if (PF && (M == kPlusRest || M == kSplitZero || M == kSplitX))
+  if (PF && (M == kPlusRest || M == kSplitZero || M == kSplitX || M == kBnGrad))
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t)
       for (int f = 0; f < V * L; f += 16) {
@@ -296,7 +307,7 @@ __attribute__((always_inline)) inline void strip_inner(
     }
   }
   // kSplit*, kSums: the strip's sums in registers, added to the row's once
-  if (M >= kSplitZero) {
+  if (M == kSplitZero || M == kSplitX || M == kSums) {
     VT ls0[V] = {}, ls1[V] = {};
     for (int t = 0; t < T; ++t)
       finish<L, V, M>(win, P, yrow + (w0 + t) * C, c, C, w0 + t, acc[t], ls0, ls1);
@@ -320,6 +331,10 @@ __attribute__((always_inline)) inline void block1(
       const float* row = dy == p && dx < p ? win.left : win.rp[dy];
       acc += wt[(c / CB) * k * k * CB + (dy * k + dx) * CB + c % CB] * row[(w + dx - p) * C + c];
     }
+  if (M == kBnGrad) {
+    yo[c] = win.s[c] * win.ra[w * C + c] + win.sh[c] * acc + win.sd[c];
+    return;
+  }
   if (M == kSums) {
     const float d = acc - win.s[c];
     win.s0[c] += d;
@@ -434,6 +449,7 @@ __attribute__((always_inline)) inline void row_modes(
     case kSplitZero: return row_k<kSplitZero, WIDE>(win, wt, b, yrow, W, C, k);
     case kSplitX: return row_k<kSplitX, WIDE>(win, wt, b, yrow, W, C, k);
     case kSums: return row_k<kSums, WIDE>(win, wt, b, yrow, W, C, k);
+    case kBnGrad: return row_k<kBnGrad, WIDE>(win, wt, b, yrow, W, C, k);
     default: return row_k<kPlain, WIDE>(win, wt, b, yrow, W, C, k);
   }
 }
@@ -483,6 +499,7 @@ struct Extra {
   const float* rb = nullptr;
   const float* s = nullptr;
   const float* sh = nullptr;
+  const float* sd = nullptr;
   double* sums = nullptr;
 };
 
@@ -494,7 +511,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
   const int p = k / 2;
   const int64_t rs = W * C;
   Window win(zeros, W, prefetch);
-  win.s = ex.s, win.sh = ex.sh;
+  win.s = ex.s, win.sh = ex.sh, win.sd = ex.sd;
   double* acc = ex.sums ? ex.sums + at::get_thread_num() * 2 * C : nullptr;
   if (acc) win.s0 = part, win.s1 = part + C;
   for (int64_t r = r0; r < r1; ++r) {
@@ -523,7 +540,7 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
   const int p = k / 2;
   const int64_t rs = W * C;
   Window win(zeros, W, prefetch);
-  win.s = ex.s, win.sh = ex.sh;
+  win.s = ex.s, win.sh = ex.sh, win.sd = ex.sd;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     for (int dy = 0; dy < k; ++dy) {
@@ -722,15 +739,6 @@ at::Tensor dwconv(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
   return y;
 }
 
-// The same into `out` (laid out as x, not x itself): a buffer the caller reuses.
-at::Tensor dwconv_into_(at::Tensor out, const at::Tensor& x, const at::Tensor& weight,
-                        const at::Tensor& bias) {
-  check_alike(out, x);
-  TORCH_CHECK(!out.is_same(x), "dwconv_into_: out must not be x");
-  dwconv_rows_into(x, weight, bias, kPlain, out);
-  return out;
-}
-
 // --- training: FReLU's own BatchNorm around the depthwise conv's output c, in
 // channels-last (pixels, C) layout: t = c * scale + shift per channel ---
 
@@ -843,35 +851,6 @@ at::Tensor channel_moments(const at::Tensor& c) {
   return out;
 }
 
-FRELU_CLONES void bn_grad_span(float* c, const float* gt, const float* a, const float* b,
-                               const float* d, int64_t C, int64_t q0, int64_t q1) {
-  for (int64_t q = q0; q < q1; ++q)
-    for (int64_t ch = 0; ch < C; ++ch) {
-      const int64_t i = q * C + ch;
-      c[i] = a[ch] * gt[i] + b[ch] * c[i] + d[ch];
-    }
-}
-
-// Overwrites c (the folded conv's output u; see lean_frelu.py) with the norm's input
-// gradient a * g_t + b * c + d (per-channel coefficients).
-at::Tensor frelu_bn_grad_(at::Tensor c, const at::Tensor& gt, const at::Tensor& a,
-                          const at::Tensor& b, const at::Tensor& d) {
-  check_cl(c, "frelu_bn_grad_");
-  check_alike(c, gt);
-  const int64_t C = c.size(1), P = c.numel() / std::max<int64_t>(1, C);
-  check_vec(a, C, "frelu_bn_grad_");
-  check_vec(b, C, "frelu_bn_grad_");
-  check_vec(d, C, "frelu_bn_grad_");
-  float* cp = c.data_ptr<float>();
-  const float* tp = gt.data_ptr<float>();
-  at::parallel_for(0, P, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, C)),
-                   [&](int64_t q0, int64_t q1) {
-    bn_grad_span(cp, tp, a.data_ptr<float>(), b.data_ptr<float>(), d.data_ptr<float>(), C,
-                 q0, q1);
-  });
-  return c;
-}
-
 FRELU_CLONES void affine_add_span(const float* c, const float* id, float* x, const float* s,
                                   const float* sh, int64_t C, int64_t q0, int64_t q1) {
   for (int64_t q = q0; q < q1; ++q) {
@@ -982,6 +961,29 @@ at::Tensor dwconv_moments(const at::Tensor& x, const at::Tensor& weight, const a
   for (int64_t c = 0; c < C; ++c) op[c] = shift.data_ptr<float>()[c];
   for (int64_t t = 0; t < threads; ++t)
     for (int64_t i = 0; i < 2 * C; ++i) op[C + i] += ap[t * 2 * C + i];
+  return out;
+}
+
+// The gradient of the folded norm's input (batch statistics; see lean_frelu.py),
+// a * g_t + b * u + d per channel, u = dwconv(x) + bias recomputed in the same pass,
+// into `out` (laid out as x; not x, whose rows the conv still reads).
+at::Tensor dwconv_bn_grad_into_(at::Tensor out, const at::Tensor& x, const at::Tensor& weight,
+                                const at::Tensor& bias, const at::Tensor& gt,
+                                const at::Tensor& a, const at::Tensor& b, const at::Tensor& d) {
+  check_cl(x, "dwconv_bn_grad_into_");
+  check_alike(out, x);
+  check_alike(gt, x);
+  TORCH_CHECK(!out.is_same(x), "dwconv_bn_grad_into_: out must not be x");
+  const int64_t C = x.size(1);
+  check_vec(a, C, "dwconv_bn_grad_into_");
+  check_vec(b, C, "dwconv_bn_grad_into_");
+  check_vec(d, C, "dwconv_bn_grad_into_");
+  Extra ex;
+  ex.ra = gt.data_ptr<float>();
+  ex.s = a.data_ptr<float>();
+  ex.sh = b.data_ptr<float>();
+  ex.sd = d.data_ptr<float>();
+  dwconv_rows_into(x, weight, bias, kBnGrad, out, ex);
   return out;
 }
 
@@ -1255,14 +1257,12 @@ TORCH_LIBRARY(frelu_mm, m) {
         &frelu_grad_split_);
   m.def("frelu_add_rest_(Tensor(a!) gx, Tensor g, Tensor gt) -> Tensor(a!)", &frelu_add_rest_);
   m.def("dwconv(Tensor x, Tensor weight, Tensor bias) -> Tensor", &dwconv);
-  m.def("dwconv_into_(Tensor(a!) out, Tensor x, Tensor weight, Tensor bias) -> Tensor(a!)",
-        &dwconv_into_);
+  m.def("dwconv_bn_grad_into_(Tensor(a!) out, Tensor x, Tensor weight, Tensor bias, Tensor gt, Tensor a, Tensor b, Tensor d) -> Tensor(a!)",
+        &dwconv_bn_grad_into_);
   m.def("channel_moments(Tensor c) -> Tensor", &channel_moments);
   m.def("dwconv_moments(Tensor x, Tensor weight, Tensor bias) -> Tensor", &dwconv_moments);
   m.def("norm_affine(Tensor c, Tensor scale, Tensor shift, Tensor? identity) -> Tensor",
         &norm_affine);
-  m.def("frelu_bn_grad_(Tensor(a!) c, Tensor gt, Tensor a, Tensor b, Tensor d) -> Tensor(a!)",
-        &frelu_bn_grad_);
   m.def("dwconv_input_grad(Tensor gy, Tensor weight) -> Tensor", &dwconv_input_grad);
   m.def("dwconv_input_grad_into_(Tensor(a!) out, Tensor gy, Tensor weight, Tensor? a, Tensor? b) -> Tensor(a!)",
         &dwconv_input_grad_into_);
