@@ -56,6 +56,24 @@ def randomise(model, forward, size, seed=0):
     return model
 
 
+def two_conv_frelus(graph):
+    """The ``Add(Conv(x), Relu(Conv(x)))`` of an ONNX graph: two convs of one input."""
+    producer = {o: n for n in graph.graph.node for o in n.output}
+    found = []
+    for n in graph.graph.node:
+        if n.op_type != 'Add':
+            continue
+        for t, r in (n.input, n.input[::-1]):
+            conv, relu = producer.get(t), producer.get(r)
+            second = producer.get(relu.input[0]) if relu is not None and relu.op_type == 'Relu' \
+                else None
+            if conv is not None and second is not None and conv.op_type == 'Conv' and \
+                    second.op_type == 'Conv' and conv.input[0] == second.input[0]:
+                found.append((n, conv, second))
+                break
+    return found
+
+
 def add_form_frelus(graph):
     """The ``Add(x, Relu(Conv(x)))`` triples of an ONNX graph."""
     producer = {o: n for n in graph.graph.node for o in n.output}
@@ -187,7 +205,7 @@ def test_add_form_equals_the_formula_for_every_kernel(tmp_path, k, bias):
         want = naive_frelu_net(net, x)
     fused = copy.deepcopy(net)
     frelu_mm.fuse_frelu(fused)
-    for form in ('add', 'max'):
+    for form in ('add', 'max', 'two_conv'):
         path = str(tmp_path / f'{form}.onnx')
         export_onnx(TensorForward(fused), x, path, frelu_form=form)
         import onnxruntime as ort
@@ -196,7 +214,10 @@ def test_add_form_equals_the_formula_for_every_kernel(tmp_path, k, bias):
         assert (torch.from_numpy(got) - want).abs().max() <= 1e-5 * max(1, want.abs().max())
         graph = onnx.load(path)
         assert len(add_form_frelus(graph)) == (form == 'add')
+        assert len(two_conv_frelus(graph)) == (form == 'two_conv')
         assert sum(n.op_type == 'Max' for n in graph.graph.node) == (form == 'max')
+        assert read_frelu_form(path) == f'{form}: {int(form != "max")} rewritten, ' \
+            f'{int(form == "max")} in max form'
 
 
 class NotFReLU(nn.Module):
@@ -238,7 +259,7 @@ def test_onnxruntime_keeps_the_add_form_in_its_blocked_layout(tmp_path):
     net = randomise(FReLUNet(c=32), lambda m, x: m(x), (16, 16))
     frelu_mm.fuse_frelu(net)
     ops = {}
-    for form in ('max', 'add'):
+    for form in ('max', 'add', 'two_conv'):
         path = str(tmp_path / f'{form}.onnx')
         export_onnx(TensorForward(net), torch.randn(1, 3, 16, 16), path, frelu_form=form)
         options = ort.SessionOptions()
@@ -252,3 +273,6 @@ def test_onnxruntime_keeps_the_add_form_in_its_blocked_layout(tmp_path):
     # blocked from the first conv to the graph output: one reorder, at the output
     assert 'ReorderInput' not in ops['add'] and ops['add'].count('ReorderOutput') == 1, ops['add']
     assert 'Max' not in ops['add']
+    # two_conv: blocked too, and the Add fused into a conv as its sum: no Add left
+    assert 'ReorderInput' not in ops['two_conv'] and ops['two_conv'].count('ReorderOutput') == 1
+    assert 'Add' in ops['add'] and 'Add' not in ops['two_conv'], ops['two_conv']

@@ -41,6 +41,7 @@ from frelu_mm.benchmark import (CL, NCHW, export_backbones, layer_timings,  # no
 from frelu_mm.benchmark.floor import mac_floor  # noqa: E402
 from frelu_mm.benchmark.sections import (BATCH_STATS, TARGETS, ort_inference,  # noqa: E402
                                          pytorch_inference, relu_baseline, train_step)
+from frelu_mm.deploy import FRELU_FORMS  # noqa: E402
 from frelu_mm.layers import fused_kernel  # noqa: E402
 
 FORMAT_NAMES = {CL: 'channels_last', NCHW: 'nchw'}
@@ -84,7 +85,7 @@ def onnx_files(args):
     out_dir = args.onnx_dir or tempfile.mkdtemp(prefix='frelu_benchmark_onnx_')
     os.makedirs(out_dir, exist_ok=True)
     stamp_path = osp.join(out_dir, 'stamp.json')
-    stamp = dict(depth=args.depth, batch=args.batch, size=args.size)
+    stamp = dict(depth=args.depth, batch=args.batch, size=args.size, forms=list(FRELU_FORMS))
     if osp.exists(stamp_path):
         with open(stamp_path) as f:
             saved = json.load(f)

@@ -13,8 +13,9 @@ The graph takes an already normalised ``(N, 3, H, W)`` float tensor (the config'
 with ``--part backbone``, the backbone's features. FReLU's BN is folded into its
 conv with ``frelu_mm.fuse_frelu`` (``--no-fuse`` to keep it). Each FReLU is written
 as ``Add(x, Relu(Conv'(x)))`` (``--frelu-form add``, the default: ONNX Runtime keeps
-it in its fast blocked layout) or ``Max(x, Conv(x))`` (``--frelu-form max``); the
-tool prints which, and the file's metadata records it. Unless ``--no-verify``,
+it in its fast blocked layout), ``Max(x, Conv(x))`` (``--frelu-form max``) or
+``Add(Conv(x), Relu(Conv''(x)))`` (``--frelu-form two_conv``: ONNX Runtime fuses its
+Add into the conv, at the cost of a second depthwise conv); the tool prints which, and the file's metadata records it. Unless ``--no-verify``,
 onnxruntime's outputs are compared with PyTorch's (the unfused model) on two
 random inputs and the tool fails if they differ by more than
 ``--tol`` (1e-4) times ``max(1, largest output)``.
@@ -78,8 +79,9 @@ def main(argv=None) -> int:
     parser.add_argument('--dynamic-batch', action='store_true')
     parser.add_argument('--no-fuse', action='store_true')
     parser.add_argument('--frelu-form', choices=FRELU_FORMS, default='add',
-                        help="FReLU as Add(x, Relu(Conv'(x))) (add: fast in onnxruntime) "
-                             'or Max(x, Conv(x)) (max)')
+                        help="FReLU as Add(x, Relu(Conv'(x))) (add: fast in onnxruntime), "
+                             'Max(x, Conv(x)) (max), or Add(Conv(x), Relu(Conv\'\'(x))) '
+                             '(two_conv: its Add fuses into the conv in onnxruntime)')
     parser.add_argument('--no-verify', action='store_true')
     parser.add_argument('--tol', type=float, default=1e-4,
                         help='max abs difference allowed, times max(1, largest output)')

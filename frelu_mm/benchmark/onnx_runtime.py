@@ -3,7 +3,8 @@
 Each backbone is exported by ``export_onnx`` at its defaults, as
 ``tools/export_onnx.py`` does (FReLU fused, written in the ``add`` form), and opened
 with a plain ``onnxruntime.InferenceSession`` at default options. The FReLU backbone
-is also written in the ``max`` form, the exporter's own, for comparison.
+is also written in the ``max`` form, the exporter's own, and the ``two_conv`` form,
+for comparison.
 """
 import os
 from typing import Callable, Dict
@@ -22,7 +23,8 @@ def export_backbones(out_dir: str, depth: int = 50, batch: int = 8,
         size (int): the graph's (static) image side.
 
     Returns:
-        dict: ``relu``, ``frelu add`` (the default export) and ``frelu max`` -> path.
+        dict: ``relu``, ``frelu add`` (the default export), ``frelu max`` and ``frelu
+        two_conv`` -> path.
     """
     from ..converters.onnx_export import TensorForward, export_onnx, prepare_for_export
     from .variants import build
@@ -32,10 +34,11 @@ def export_backbones(out_dir: str, depth: int = 50, batch: int = 8,
         model, _ = prepare_for_export(build(variant, depth, 'cpu'))
         paths[name] = os.path.join(out_dir, name.replace(' ', '_') + '.onnx')
         export_onnx(TensorForward(model), x, paths[name])
-    # the max form (--frelu-form max), exported on its own like the others
-    model, _ = prepare_for_export(build('ours', depth, 'cpu'))
-    paths['frelu max'] = os.path.join(out_dir, 'frelu_max.onnx')
-    export_onnx(TensorForward(model), x, paths['frelu max'], frelu_form='max')
+    # the other forms (--frelu-form max, two_conv), exported on their own like the others
+    for form in ('max', 'two_conv'):
+        model, _ = prepare_for_export(build('ours', depth, 'cpu'))
+        paths[f'frelu {form}'] = os.path.join(out_dir, f'frelu_{form}.onnx')
+        export_onnx(TensorForward(model), x, paths[f'frelu {form}'], frelu_form=form)
     return paths
 
 

@@ -140,7 +140,9 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: str,
         dynamic_batch (bool): make the batch dimension dynamic.
         frelu_form (str): ``'add'`` (default): ``Add(x, Relu(Conv'(x)))``, which ONNX
             Runtime keeps in its blocked layout; ``'max'``: ``Max(x, Conv(x))`` as
-            the exporter writes it.
+            the exporter writes it; ``'two_conv'``: ``Add(Conv(x), Relu(Conv''(x)))``,
+            whose Add ONNX Runtime fuses into the conv (a second depthwise conv instead
+            of an Add pass).
 
     Returns:
         list[str]: the output names (``output0``, ``output1``, ...).

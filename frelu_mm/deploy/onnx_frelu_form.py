@@ -1,4 +1,4 @@
-"""FReLU's form in an ONNX graph: ``Max`` or ``Add(x, Relu(conv'(x)))``.
+"""FReLU's form in an ONNX graph: ``Max``, ``Add(x, Relu(conv'(x)))`` or two convs.
 
 The exporter writes a fused FReLU as ``Max(x, Conv(x))`` with a depthwise conv (its
 BN folded). On x86 ONNX Runtime's default optimisations run the network in a blocked
@@ -13,6 +13,14 @@ form ``Add(x, Relu(Conv'(x)))`` computes FReLU with ops ONNX Runtime keeps block
 (the Relu fuses into the conv). It is plain ONNX. It equals the ``max`` form up to
 float rounding (``x + (t - x)`` instead of ``t``: a few ulps of ``max(|x|, |t|)``).
 
+Its ``Add`` stays a pass of its own in ONNX Runtime: the blocked conv fuses a sum before
+its activation (``act(conv(x) + sum)``), and here the Relu comes first. The
+``two_conv`` form ``Add(Conv(x), Relu(Conv''(x)))`` uses ``max(x, t) = t + relu(x - t)``,
+``x - t`` the depthwise conv with weight ``-w`` (plus 1 at the centre tap) and bias
+``-b``: ONNX Runtime fuses the Add into the first conv as its sum, at the cost of a
+second depthwise conv. Which is faster depends on the CPU (measured in
+``docs/performance.md``).
+
 The form written is recorded in the model's ``metadata_props`` under
 :data:`METADATA_KEY`.
 """
@@ -20,7 +28,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-FRELU_FORMS = ('add', 'max')
+FRELU_FORMS = ('add', 'max', 'two_conv')
 METADATA_KEY = 'frelu_mm.frelu_form'
 
 
@@ -105,6 +113,54 @@ def _unique(name: str, taken: set) -> str:
     return new
 
 
+def _constant(graph, name: str, inits: Dict[str, object]) -> Optional[np.ndarray]:
+    """The value of ``name`` if it is an initializer, or one behind ``Identity`` nodes
+    (the exporter shares equal constants that way), else None."""
+    from onnx import numpy_helper
+    producer = {out: n for n in graph.node for out in n.output}
+    while name not in inits and name in producer and producer[name].op_type == 'Identity':
+        name = producer[name].input[0]
+    return numpy_helper.to_array(inits[name]) if name in inits else None
+
+
+def _rewrite_max_frelus(model, replacement) -> int:
+    """Replace every ``max``-form FReLU of ``model`` by ``replacement(max_node, conv, tap,
+    weight, add_init, name)``'s nodes (None: leave it), in place; drop initializers
+    nothing reads any more. Returns how many were replaced."""
+    from onnx import numpy_helper
+    graph = model.graph
+    found = find_max_frelus(model)
+    if not found:
+        return 0
+    taken = {t.name for t in graph.initializer} | {v for n in graph.node
+                                                   for v in list(n.input) + list(n.output)}
+    taken |= {n.name for n in graph.node}
+    inits = {t.name: t for t in graph.initializer}
+
+    def add_init(array, name):
+        name = _unique(name, taken)
+        graph.initializer.append(numpy_helper.from_array(array, name))
+        return name
+    replace = {}
+    for max_node, conv, tap in found:
+        weight = numpy_helper.to_array(inits[conv.input[1]]).copy()
+        nodes = replacement(max_node, conv, tap, weight, add_init,
+                            lambda name: _unique(name, taken))
+        if nodes is not None:
+            replace[id(max_node)] = nodes
+    nodes = []
+    for n in graph.node:
+        nodes.extend(replace.get(id(n), (n, )))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    read = {v for n in graph.node for v in n.input}
+    kept = [t for t in graph.initializer if t.name in read or
+            t.name in {i.name for i in graph.input}]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    return len(replace)
+
+
 def max_to_add(model) -> int:
     """Rewrite every ``max``-form FReLU of ``model`` into the ``add`` form, in place.
 
@@ -118,40 +174,56 @@ def max_to_add(model) -> int:
     Returns:
         int: how many FReLUs were rewritten.
     """
-    from onnx import helper, numpy_helper
-    graph = model.graph
-    found = find_max_frelus(model)
-    if not found:
-        return 0
-    taken = {t.name for t in graph.initializer} | {v for n in graph.node
-                                                   for v in list(n.input) + list(n.output)}
-    taken |= {n.name for n in graph.node}
-    inits = {t.name: t for t in graph.initializer}
-    replace = {}
-    for max_node, conv, (i, j) in found:
-        weight = numpy_helper.to_array(inits[conv.input[1]]).copy()
-        weight[:, 0, i, j] -= weight.dtype.type(1)
-        w_name = _unique(conv.input[1] + '_minus_identity', taken)
-        graph.initializer.append(numpy_helper.from_array(weight, w_name))
-        conv.input[1] = w_name
-        x = conv.input[0]
-        relu_out = _unique(conv.output[0] + '_relu', taken)
+    from onnx import helper
+
+    def replacement(max_node, conv, tap, weight, add_init, unique):
+        weight[:, 0, tap[0], tap[1]] -= weight.dtype.type(1)
+        conv.input[1] = add_init(weight, conv.input[1] + '_minus_identity')
+        relu_out = unique(conv.output[0] + '_relu')
         relu = helper.make_node('Relu', [conv.output[0]], [relu_out],
-                                name=_unique(max_node.name + '_relu', taken))
-        add = helper.make_node('Add', [x, relu_out], list(max_node.output),
-                               name=_unique(max_node.name + '_add', taken))
-        replace[id(max_node)] = (relu, add)
-    nodes = []
-    for n in graph.node:
-        nodes.extend(replace.get(id(n), (n, )))
-    del graph.node[:]
-    graph.node.extend(nodes)
-    read = {v for n in graph.node for v in n.input}
-    kept = [t for t in graph.initializer if t.name in read or
-            t.name in {i.name for i in graph.input}]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    return len(found)
+                                name=unique(max_node.name + '_relu'))
+        add = helper.make_node('Add', [conv.input[0], relu_out], list(max_node.output),
+                               name=unique(max_node.name + '_add'))
+        return relu, add
+    return _rewrite_max_frelus(model, replacement)
+
+
+def max_to_two_conv(model) -> int:
+    """Rewrite every ``max``-form FReLU of ``model`` into the ``two_conv`` form, in place.
+
+    ``Max(x, Conv(x; w, b))`` becomes ``Add(Conv(x; w, b), Relu(Conv(x; w'', -b)))``,
+    ``w'' = -w`` plus 1 at the identity tap: ``t + relu(x - t)``. The Add keeps the
+    Max's output name. A conv whose bias is not a constant is left in max form.
+
+    Args:
+        model (onnx.ModelProto): the model.
+
+    Returns:
+        int: how many FReLUs were rewritten.
+    """
+    from onnx import helper
+    inits = {t.name: t for t in model.graph.initializer}
+
+    def replacement(max_node, conv, tap, weight, add_init, unique):
+        inputs = [conv.input[0]]
+        if len(conv.input) > 2 and conv.input[2]:
+            bias = _constant(model.graph, conv.input[2], inits)
+            if bias is None:
+                return None
+        neg = -weight
+        neg[:, 0, tap[0], tap[1]] += weight.dtype.type(1)
+        inputs.append(add_init(neg, conv.input[1] + '_identity_minus'))
+        if len(conv.input) > 2 and conv.input[2]:
+            inputs.append(add_init(-bias, conv.input[2] + '_negated'))
+        diff = unique(conv.output[0] + '_identity_minus')
+        second = helper.make_node('Conv', inputs, [diff], name=unique(conv.name + '_identity_minus'))
+        second.attribute.extend(conv.attribute)
+        relu_out = unique(diff + '_relu')
+        relu = helper.make_node('Relu', [diff], [relu_out], name=unique(max_node.name + '_relu'))
+        add = helper.make_node('Add', [conv.output[0], relu_out], list(max_node.output),
+                               name=unique(max_node.name + '_add'))
+        return second, relu, add
+    return _rewrite_max_frelus(model, replacement)
 
 
 def _set_metadata(model, value: str) -> None:
@@ -165,23 +237,24 @@ def _set_metadata(model, value: str) -> None:
 def set_frelu_form(path: str, form: str = 'add') -> Dict[str, object]:
     """Write the FReLUs of the ONNX file ``path`` in ``form``, in place.
 
-    ``'add'`` rewrites each ``max``-form FReLU (see :func:`max_to_add`); ``'max'`` leaves
-    the graph as the exporter wrote it. Either way the form is recorded in the file's
+    ``'add'`` rewrites each ``max``-form FReLU (see :func:`max_to_add`), ``'two_conv'``
+    too (:func:`max_to_two_conv`); ``'max'`` leaves the graph as the exporter wrote it. Either way the form is recorded in the file's
     metadata (:data:`METADATA_KEY`).
 
     Args:
         path (str): the ``.onnx`` file.
-        form (str): ``'add'`` or ``'max'``.
+        form (str): one of :data:`FRELU_FORMS`.
 
     Returns:
-        dict: ``form``, ``rewritten`` (FReLUs turned into the add form) and ``max_left``
+        dict: ``form``, ``rewritten`` (FReLUs turned into that form) and ``max_left``
         (FReLUs still in max form).
     """
     import onnx
     if form not in FRELU_FORMS:
         raise ValueError(f'FReLU ONNX form must be one of {FRELU_FORMS}, got {form!r}')
     model = onnx.load(path)
-    rewritten = max_to_add(model) if form == 'add' else 0
+    rewrite = dict(add=max_to_add, two_conv=max_to_two_conv).get(form)
+    rewritten = rewrite(model) if rewrite is not None else 0
     left = len(find_max_frelus(model))
     _set_metadata(model, f'{form}: {rewritten} rewritten, {left} in max form')
     onnx.checker.check_model(model)
