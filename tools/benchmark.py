@@ -49,6 +49,7 @@ SECTIONS = ('inference', 'ort', 'train', 'memory', 'layers')
 TIMED = ('inference', 'ort', 'train')  # the sections --runs repeats in fresh processes
 COMPARE = dict(inference='naive', ort_inference='max form', train_step='naive',
                train_peak_memory='naive')  # train_step_batch_stats: no comparison row
+ALSO = dict(ort_inference='two_conv')  # a second comparison: ratio key suffix and label
 
 
 def child_peak_memory(args):
@@ -256,6 +257,8 @@ def run_sections(args, paths):
             if key in per_run:
                 each = '; runs: ' + ' '.join(f'{r:.3f}' for r in per_run[key])
             compare = f'; {COMPARE[key]} {ratios[key + " (compare)"]:.2f}x' if key in COMPARE else ''
+            if key in ALSO and f'{key} ({ALSO[key]})' in ratios:
+                compare += f'; {ALSO[key]} form {ratios[f"{key} ({ALSO[key]})"]:.3f}x'
             print(f'  {key:<22} {ratios[key]:6.3f}x  (target <= {target:.2f}x: {ok}; floor '
                   f'{key_floor:.3f}x{compare}{each})')
 

@@ -40,7 +40,8 @@ def ort_inference(args, paths: Dict[str, str]) -> Tuple[Dict[str, float], Dict[s
                               args.warmup)
     base = med['ort relu']
     return med, {'ort_inference': med['ort frelu add'] / base,
-                 'ort_inference (compare)': med['ort frelu max'] / base}
+                 'ort_inference (compare)': med['ort frelu max'] / base,
+                 'ort_inference (two_conv)': med['ort frelu two_conv'] / base}
 
 
 def train_step(args) -> Tuple[Dict[str, float], Dict[str, float]]:
