@@ -56,39 +56,34 @@ def randomise(model, forward, size, seed=0):
     return model
 
 
-def two_conv_frelus(graph):
-    """The ``Add(Conv(x), Relu(Conv(x)))`` of an ONNX graph: two convs of one input."""
+def relu_adds(graph):
+    """``(add, other input, conv)`` for every ``Add(other, Relu(Conv(...)))`` of an ONNX
+    graph (the Add's inputs in either order)."""
     producer = {o: n for n in graph.graph.node for o in n.output}
     found = []
     for n in graph.graph.node:
         if n.op_type != 'Add':
             continue
-        for t, r in (n.input, n.input[::-1]):
-            conv, relu = producer.get(t), producer.get(r)
-            second = producer.get(relu.input[0]) if relu is not None and relu.op_type == 'Relu' \
+        for other, r in (n.input, n.input[::-1]):
+            relu = producer.get(r)
+            conv = producer.get(relu.input[0]) if relu is not None and relu.op_type == 'Relu' \
                 else None
-            if conv is not None and second is not None and conv.op_type == 'Conv' and \
-                    second.op_type == 'Conv' and conv.input[0] == second.input[0]:
-                found.append((n, conv, second))
+            if conv is not None and conv.op_type == 'Conv':
+                found.append((n, other, conv))
                 break
     return found
 
 
 def add_form_frelus(graph):
-    """The ``Add(x, Relu(Conv(x)))`` triples of an ONNX graph."""
+    """The ``Add(x, Relu(Conv(x)))`` of an ONNX graph."""
+    return [f for f in relu_adds(graph) if f[2].input[0] == f[1]]
+
+
+def two_conv_frelus(graph):
+    """The ``Add(Conv(x), Relu(Conv(x)))`` of an ONNX graph: two convs of one input."""
     producer = {o: n for n in graph.graph.node for o in n.output}
-    found = []
-    for n in graph.graph.node:
-        if n.op_type != 'Add':
-            continue
-        for x, r in (n.input, n.input[::-1]):
-            relu = producer.get(r)
-            conv = producer.get(relu.input[0]) if relu is not None and relu.op_type == 'Relu' \
-                else None
-            if conv is not None and conv.op_type == 'Conv' and conv.input[0] == x:
-                found.append((n, relu, conv))
-                break
-    return found
+    return [f for f in relu_adds(graph) if producer.get(f[1]) is not None and
+            producer[f[1]].op_type == 'Conv' and producer[f[1]].input[0] == f[2].input[0]]
 
 
 def tiny_backbone():
@@ -251,6 +246,50 @@ def test_rewrite_leaves_other_max_alone(tmp_path):
     assert [n.op_type for n in after.graph.node] == [n.op_type for n in before.graph.node]
     with pytest.raises(ValueError, match='form'):
         set_frelu_form(path, 'min')
+
+
+def hand_made_frelu(bias_as_input, with_bias=True):
+    """``Max(x, Conv_dw(x; w[, b]))`` written with onnx's helper: the bias an initializer
+    or a graph input (not a constant), or no bias."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.RandomState(0)
+    w = numpy_helper.from_array(rng.randn(4, 1, 3, 3).astype(np.float32), 'w')
+    b = rng.randn(4).astype(np.float32)
+    inputs = [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 4, 5, 5])]
+    inits = [w]
+    conv_in = ['x', 'w']
+    if with_bias:
+        conv_in.append('b')
+        if bias_as_input:
+            inputs.append(helper.make_tensor_value_info('b', TensorProto.FLOAT, [4]))
+        else:
+            inits.append(numpy_helper.from_array(b, 'b'))
+    nodes = [helper.make_node('Conv', conv_in, ['t'], group=4, pads=[1, 1, 1, 1]),
+             helper.make_node('Max', ['x', 't'], ['y'])]
+    graph = helper.make_graph(nodes, 'frelu', inputs,
+                              [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1, 4, 5, 5])],
+                              inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)]), b
+
+
+@pytest.mark.parametrize('with_bias', [True, False])
+def test_two_conv_form_equals_the_max_form(with_bias):
+    """``two_conv`` on a hand-written FReLU (constant bias, or none) computes ``Max`` up to
+    rounding; a bias that is not a constant leaves the FReLU in max form."""
+    import numpy as np
+    import onnxruntime as ort
+    from frelu_mm.deploy import find_max_frelus, max_to_two_conv
+    model, _ = hand_made_frelu(False, with_bias)
+    x = np.random.RandomState(1).randn(1, 4, 5, 5).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
+    assert max_to_two_conv(model) == 1 and not find_max_frelus(model)
+    onnx.checker.check_model(model)
+    got = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1, np.abs(want).max()))
+    assert [n.op_type for n in model.graph.node] == ['Conv', 'Conv', 'Relu', 'Add']
+    computed, _ = hand_made_frelu(True)
+    assert max_to_two_conv(computed) == 0 and len(find_max_frelus(computed)) == 1
 
 
 def test_onnxruntime_keeps_the_add_form_in_its_blocked_layout(tmp_path):
