@@ -77,20 +77,23 @@ def test_runs_in_fresh_processes_reports_each_run():
 
 
 def test_ort_section_times_the_default_export(tmp_path):
-    """The ONNX files are export_onnx's defaults (add form) beside the max and two_conv
+    """The ONNX files are export_onnx's defaults (identity_conv form) beside the other
     forms, and the sessions are plain InferenceSessions; all compute the same features."""
     import numpy as np
     import onnxruntime as ort
     paths = benchmark.export_backbones(str(tmp_path), depth=18, batch=1, size=32)
-    assert sorted(paths) == ['frelu add', 'frelu max', 'frelu two_conv', 'relu']
+    assert sorted(paths) == ['frelu add', 'frelu identity_conv', 'frelu max', 'frelu two_conv',
+                             'relu']
     assert read_frelu_form(paths['frelu add']) == 'add: 12 rewritten, 0 in max form'
     assert read_frelu_form(paths['frelu max']) == 'max: 0 rewritten, 12 in max form'
     assert read_frelu_form(paths['frelu two_conv']) == 'two_conv: 12 rewritten, 0 in max form'
+    assert read_frelu_form(paths['frelu identity_conv']) == \
+        'identity_conv: 12 rewritten, 0 in max form'
     runs = benchmark.ort_runs(paths, batch=1, size=32)
     assert sorted(runs) == sorted(paths)
     x = np.random.RandomState(0).randn(1, 3, 32, 32).astype(np.float32)
     outs = {k: ort.InferenceSession(p).run(None, {'input': x}) for k, p in paths.items()}
-    for form in ('add', 'two_conv'):
+    for form in ('add', 'two_conv', 'identity_conv'):
         for a, b in zip(outs[f'frelu {form}'], outs['frelu max']):
             assert np.abs(a - b).max() <= 1e-5 * max(1, np.abs(b).max())
     assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(outs['frelu add'], outs['relu']))

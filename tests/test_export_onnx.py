@@ -83,7 +83,30 @@ def two_conv_frelus(graph):
     """The ``Add(Conv(x), Relu(Conv(x)))`` of an ONNX graph: two convs of one input."""
     producer = {o: n for n in graph.graph.node for o in n.output}
     return [f for f in relu_adds(graph) if producer.get(f[1]) is not None and
-            producer[f[1]].op_type == 'Conv' and producer[f[1]].input[0] == f[2].input[0]]
+            producer[f[1]].op_type == 'Conv' and producer[f[1]].input[0] == f[2].input[0]
+            and unit_weight(graph, producer[f[1]]) is None]
+
+
+def unit_weight(graph, conv):
+    """The channel count of ``conv`` if it is a depthwise 1x1 conv of unit weight and no
+    bias (the identity), else None."""
+    from onnx import numpy_helper
+    inits = {t.name: t for t in graph.graph.initializer}
+    if len(conv.input) != 2 or conv.input[1] not in inits:
+        return None
+    w = numpy_helper.to_array(inits[conv.input[1]])
+    group = [a.i for a in conv.attribute if a.name == 'group']
+    if w.shape[1:] != (1, 1, 1) or group != [w.shape[0]] or (w != 1).any():
+        return None
+    return w.shape[0]
+
+
+def identity_conv_frelus(graph):
+    """The ``Add(Conv_1x1(x; 1), Relu(Conv(x)))`` of an ONNX graph."""
+    producer = {o: n for n in graph.graph.node for o in n.output}
+    return [f for f in relu_adds(graph) if producer.get(f[1]) is not None and
+            producer[f[1]].op_type == 'Conv' and producer[f[1]].input[0] == f[2].input[0]
+            and unit_weight(graph, producer[f[1]]) is not None]
 
 
 def tiny_backbone():
@@ -107,10 +130,10 @@ def test_backbone_export_matches_pytorch(tmp_path):
     graph = onnx.load(path)
     onnx.checker.check_model(graph)
     assert graph.opset_import[0].version >= 13
-    # the default form: Add(x, Relu(Conv'(x))) for every FReLU, no Max left
+    # the default form: Add(Conv_1x1(x; 1), Relu(Conv'(x))) for every FReLU, no Max left
     assert not any(n.op_type == 'Max' for n in graph.graph.node)
-    assert len(add_form_frelus(graph)) == n_frelu
-    assert read_frelu_form(path) == f'add: {n_frelu} rewritten, 0 in max form'
+    assert len(identity_conv_frelus(graph)) == n_frelu
+    assert read_frelu_form(path) == f'identity_conv: {n_frelu} rewritten, 0 in max form'
     inputs = [torch.randn(1, 3, 64, 64), torch.randn(2, 3, 64, 64)]  # batch is dynamic
     diff, scale = compare_with_onnxruntime(reference, path, inputs)
     assert diff <= 1e-4 and scale > 0.1
@@ -119,7 +142,7 @@ def test_backbone_export_matches_pytorch(tmp_path):
     export_onnx(TensorForward(model), x, max_path, dynamic_batch=True, frelu_form='max')
     graph = onnx.load(max_path)
     assert sum(n.op_type == 'Max' for n in graph.graph.node) == n_frelu
-    assert not add_form_frelus(graph)
+    assert not add_form_frelus(graph) and not identity_conv_frelus(graph)
     assert read_frelu_form(max_path) == f'max: 0 rewritten, {n_frelu} in max form'
     diff, scale = compare_with_onnxruntime(reference, max_path, inputs)
     assert diff <= 1e-4 and scale > 0.1
@@ -200,7 +223,7 @@ def test_add_form_equals_the_formula_for_every_kernel(tmp_path, k, bias):
         want = naive_frelu_net(net, x)
     fused = copy.deepcopy(net)
     frelu_mm.fuse_frelu(fused)
-    for form in ('add', 'max', 'two_conv'):
+    for form in ('add', 'max', 'two_conv', 'identity_conv'):
         path = str(tmp_path / f'{form}.onnx')
         export_onnx(TensorForward(fused), x, path, frelu_form=form)
         import onnxruntime as ort
@@ -210,6 +233,7 @@ def test_add_form_equals_the_formula_for_every_kernel(tmp_path, k, bias):
         graph = onnx.load(path)
         assert len(add_form_frelus(graph)) == (form == 'add')
         assert len(two_conv_frelus(graph)) == (form == 'two_conv')
+        assert len(identity_conv_frelus(graph)) == (form == 'identity_conv')
         assert sum(n.op_type == 'Max' for n in graph.graph.node) == (form == 'max')
         assert read_frelu_form(path) == f'{form}: {int(form != "max")} rewritten, ' \
             f'{int(form == "max")} in max form'
@@ -292,13 +316,32 @@ def test_two_conv_form_equals_the_max_form(with_bias):
     assert max_to_two_conv(computed) == 0 and len(find_max_frelus(computed)) == 1
 
 
+def test_identity_conv_form_equals_the_max_form():
+    """``identity_conv`` on a hand-written FReLU computes ``Max`` up to rounding; the
+    unit weight is one initializer per channel count, and the old weight is dropped."""
+    import numpy as np
+    import onnxruntime as ort
+    from frelu_mm.deploy import find_max_frelus, max_to_identity_conv
+    model, _ = hand_made_frelu(False)
+    x = np.random.RandomState(1).randn(1, 4, 5, 5).astype(np.float32) * 3
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
+    assert max_to_identity_conv(model) == 1 and not find_max_frelus(model)
+    onnx.checker.check_model(model)
+    got = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1, np.abs(want).max()))
+    assert [n.op_type for n in model.graph.node] == ['Conv', 'Relu', 'Conv', 'Add']
+    assert sorted(t.name for t in model.graph.initializer) == \
+        ['b', 'frelu_identity_4', 'w_minus_identity']
+    assert len(identity_conv_frelus(model)) == 1 and not two_conv_frelus(model)
+
+
 def test_onnxruntime_keeps_the_add_form_in_its_blocked_layout(tmp_path):
     """The reason for the add form: no reorders around FReLU in ORT's optimised graph."""
     import onnxruntime as ort
     net = randomise(FReLUNet(c=32), lambda m, x: m(x), (16, 16))
     frelu_mm.fuse_frelu(net)
     ops = {}
-    for form in ('max', 'add', 'two_conv'):
+    for form in ('max', 'add', 'two_conv', 'identity_conv'):
         path = str(tmp_path / f'{form}.onnx')
         export_onnx(TensorForward(net), torch.randn(1, 3, 16, 16), path, frelu_form=form)
         options = ort.SessionOptions()
@@ -315,3 +358,7 @@ def test_onnxruntime_keeps_the_add_form_in_its_blocked_layout(tmp_path):
     # two_conv: blocked too, and the Add fused into a conv as its sum: no Add left
     assert 'ReorderInput' not in ops['two_conv'] and ops['two_conv'].count('ReorderOutput') == 1
     assert 'Add' in ops['add'] and 'Add' not in ops['two_conv'], ops['two_conv']
+    # identity_conv: likewise, its Add fused into the 1x1 identity conv
+    assert 'ReorderInput' not in ops['identity_conv'], ops['identity_conv']
+    assert ops['identity_conv'].count('ReorderOutput') == 1
+    assert 'Add' not in ops['identity_conv'], ops['identity_conv']

@@ -6,8 +6,8 @@ One run measures on ``ActResNet`` (ResNet-50, batch 8, 224x224 by default):
   paper's module: NCHW, unfused, plain autograd) and ours (``fuse_frelu``: folded
   norm, channels-last, fused in-place kernel);
 * ONNX Runtime inference: the backbones exported as ``tools/export_onnx.py`` writes
-  them by default (FReLU fused, ``add`` form), opened with a plain
-  ``onnxruntime.InferenceSession`` at default options; the FReLU ``max`` form beside;
+  them by default (FReLU fused, ``identity_conv`` form), opened with a plain
+  ``onnxruntime.InferenceSession`` at default options; the other FReLU forms beside;
 * training step (forward, backward, SGD step; the backbone in train mode with its
   default ``norm_eval=True``, every BatchNorm frozen, as mmdet's ResNet trains
   detectors): ReLU, naive FReLU, ours (lean backward, channels-last); and ReLU and ours
@@ -41,7 +41,7 @@ from frelu_mm.benchmark import (CL, NCHW, export_backbones, layer_timings,  # no
 from frelu_mm.benchmark.floor import mac_floor  # noqa: E402
 from frelu_mm.benchmark.sections import (BATCH_STATS, TARGETS, ort_inference,  # noqa: E402
                                          pytorch_inference, relu_baseline, train_step)
-from frelu_mm.deploy import FRELU_FORMS  # noqa: E402
+from frelu_mm.deploy import DEFAULT_FRELU_FORM, FRELU_FORMS  # noqa: E402
 from frelu_mm.layers import fused_kernel  # noqa: E402
 
 FORMAT_NAMES = {CL: 'channels_last', NCHW: 'nchw'}
@@ -49,7 +49,8 @@ SECTIONS = ('inference', 'ort', 'train', 'memory', 'layers')
 TIMED = ('inference', 'ort', 'train')  # the sections --runs repeats in fresh processes
 COMPARE = dict(inference='naive', ort_inference='max form', train_step='naive',
                train_peak_memory='naive')  # train_step_batch_stats: no comparison row
-ALSO = dict(ort_inference='two_conv')  # a second comparison: ratio key suffix and label
+# further comparisons: ratio key suffixes and labels
+ALSO = dict(ort_inference=[f for f in FRELU_FORMS if f not in (DEFAULT_FRELU_FORM, 'max')])
 
 
 def child_peak_memory(args):
@@ -198,7 +199,7 @@ def run_sections(args, paths):
         import onnxruntime
         med, r = ort_inference(args, paths)
         report(f'ONNX Runtime {onnxruntime.__version__} inference (plain InferenceSession, '
-               'default options; frelu add = the default export)', med, base_key='ort relu')
+               f'default options; frelu {DEFAULT_FRELU_FORM} = the default export)', med, base_key='ort relu')
         ratios.update(r)
 
     if 'train' not in args.skip:
@@ -257,8 +258,9 @@ def run_sections(args, paths):
             if key in per_run:
                 each = '; runs: ' + ' '.join(f'{r:.3f}' for r in per_run[key])
             compare = f'; {COMPARE[key]} {ratios[key + " (compare)"]:.2f}x' if key in COMPARE else ''
-            if key in ALSO and f'{key} ({ALSO[key]})' in ratios:
-                compare += f'; {ALSO[key]} form {ratios[f"{key} ({ALSO[key]})"]:.3f}x'
+            for also in ALSO.get(key, ()):
+                if f'{key} ({also})' in ratios:
+                    compare += f'; {also} form {ratios[f"{key} ({also})"]:.3f}x'
             print(f'  {key:<22} {ratios[key]:6.3f}x  (target <= {target:.2f}x: {ok}; floor '
                   f'{key_floor:.3f}x{compare}{each})')
 

@@ -12,10 +12,11 @@ The graph takes an already normalised ``(N, 3, H, W)`` float tensor (the config'
 ``model._forward`` (raw head outputs; decoding, NMS and resizing stay outside) or,
 with ``--part backbone``, the backbone's features. FReLU's BN is folded into its
 conv with ``frelu_mm.fuse_frelu`` (``--no-fuse`` to keep it). Each FReLU is written
-as ``Add(x, Relu(Conv'(x)))`` (``--frelu-form add``, the default: ONNX Runtime keeps
-it in its fast blocked layout), ``Max(x, Conv(x))`` (``--frelu-form max``) or
-``Add(Conv(x), Relu(Conv''(x)))`` (``--frelu-form two_conv``: ONNX Runtime fuses its
-Add into the conv, at the cost of a second depthwise conv); the tool prints which, and the file's metadata records it. Unless ``--no-verify``,
+as ``Add(Conv_1x1(x; 1), Relu(Conv'(x)))`` (``--frelu-form identity_conv``, the
+default: ONNX Runtime keeps it in its fast blocked layout and fuses the Add into the
+depthwise 1x1 identity conv), ``Add(x, Relu(Conv'(x)))`` (``add``), ``Max(x, Conv(x))``
+(``max``) or ``Add(Conv(x), Relu(Conv''(x)))`` (``two_conv``); the tool prints which,
+and the file's metadata records it. Unless ``--no-verify``,
 onnxruntime's outputs are compared with PyTorch's (the unfused model) on two
 random inputs and the tool fails if they differ by more than
 ``--tol`` (1e-4) times ``max(1, largest output)``.
@@ -33,7 +34,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from frelu_mm.converters.onnx_export import (DEFAULT_OPSET, compare_with_onnxruntime,  # noqa: E402
                                              export_onnx, outputs_match, prepare_for_export,
                                              revert_sync_bn, tensor_forward)
-from frelu_mm.deploy import FRELU_FORMS, read_frelu_form  # noqa: E402
+from frelu_mm.deploy import DEFAULT_FRELU_FORM, FRELU_FORMS, read_frelu_form  # noqa: E402
 
 
 def build_model(config: str, checkpoint=None, cfg_options=None) -> torch.nn.Module:
@@ -78,10 +79,11 @@ def main(argv=None) -> int:
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET)
     parser.add_argument('--dynamic-batch', action='store_true')
     parser.add_argument('--no-fuse', action='store_true')
-    parser.add_argument('--frelu-form', choices=FRELU_FORMS, default='add',
-                        help="FReLU as Add(x, Relu(Conv'(x))) (add: fast in onnxruntime), "
-                             'Max(x, Conv(x)) (max), or Add(Conv(x), Relu(Conv\'\'(x))) '
-                             '(two_conv: its Add fuses into the conv in onnxruntime)')
+    parser.add_argument('--frelu-form', choices=FRELU_FORMS, default=DEFAULT_FRELU_FORM,
+                        help="FReLU as Add(Conv1x1(x; 1), Relu(Conv'(x))) (identity_conv, "
+                             'the default: fastest in onnxruntime, its Add fused into the '
+                             "identity conv), Add(x, Relu(Conv'(x))) (add), Max(x, Conv(x)) "
+                             "(max), or Add(Conv(x), Relu(Conv''(x))) (two_conv)")
     parser.add_argument('--no-verify', action='store_true')
     parser.add_argument('--tol', type=float, default=1e-4,
                         help='max abs difference allowed, times max(1, largest output)')

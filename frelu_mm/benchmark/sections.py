@@ -35,13 +35,17 @@ def pytorch_inference(args) -> Tuple[Dict[str, float], Dict[str, float]]:
 def ort_inference(args, paths: Dict[str, str]) -> Tuple[Dict[str, float], Dict[str, float]]:
     """ONNX Runtime on the exported files (``onnx_runtime.export_backbones``)."""
     from .onnx_runtime import ort_runs
+    from ..deploy import DEFAULT_FRELU_FORM, FRELU_FORMS
     runs = ort_runs(paths, args.batch, args.size)
     med = interleaved_medians({f'ort {k}': v for k, v in runs.items()}, args.repeats,
                               args.warmup)
     base = med['ort relu']
-    return med, {'ort_inference': med['ort frelu add'] / base,
-                 'ort_inference (compare)': med['ort frelu max'] / base,
-                 'ort_inference (two_conv)': med['ort frelu two_conv'] / base}
+    ratios = {'ort_inference': med[f'ort frelu {DEFAULT_FRELU_FORM}'] / base,
+              'ort_inference (compare)': med['ort frelu max'] / base}
+    for form in FRELU_FORMS:
+        if form not in (DEFAULT_FRELU_FORM, 'max') and f'ort frelu {form}' in med:
+            ratios[f'ort_inference ({form})'] = med[f'ort frelu {form}'] / base
+    return med, ratios
 
 
 def train_step(args) -> Tuple[Dict[str, float], Dict[str, float]]:

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from ..compat import onnx_export_kwargs
+from ..deploy.onnx_frelu_form import DEFAULT_FRELU_FORM
 
 DEFAULT_OPSET = 13
 
@@ -124,7 +125,7 @@ def prepare_for_export(model: nn.Module, fuse: bool = True) -> Tuple[nn.Module, 
 
 def export_onnx(module: nn.Module, example: torch.Tensor, path: str,
                 opset: int = DEFAULT_OPSET, dynamic_batch: bool = False,
-                frelu_form: str = 'add') -> List[str]:
+                frelu_form: str = DEFAULT_FRELU_FORM) -> List[str]:
     """Export ``module(example)`` (a flat tuple of tensors) to ``path``.
 
     Uses the TorchScript-based exporter (``dynamo=False`` on torch >= 2.5; the only one
@@ -138,11 +139,13 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: str,
         path (str): the ``.onnx`` file to write.
         opset (int): ONNX opset, at least 13.
         dynamic_batch (bool): make the batch dimension dynamic.
-        frelu_form (str): ``'add'`` (default): ``Add(x, Relu(Conv'(x)))``, which ONNX
-            Runtime keeps in its blocked layout; ``'max'``: ``Max(x, Conv(x))`` as
-            the exporter writes it; ``'two_conv'``: ``Add(Conv(x), Relu(Conv''(x)))``,
-            whose Add ONNX Runtime fuses into the conv (a second depthwise conv instead
-            of an Add pass).
+        frelu_form (str): ``'identity_conv'`` (default): ``Add(Conv_1x1(x; 1),
+            Relu(Conv'(x)))``, whose Add ONNX Runtime fuses into the depthwise 1x1
+            identity conv; ``'add'``: ``Add(x, Relu(Conv'(x)))``, which ONNX Runtime
+            keeps in its blocked layout with a separate Add; ``'max'``: ``Max(x,
+            Conv(x))`` as the exporter writes it; ``'two_conv'``: ``Add(Conv(x),
+            Relu(Conv''(x)))``, whose Add fuses into the conv at the cost of a second
+            depthwise conv. See :mod:`frelu_mm.deploy.onnx_frelu_form`.
 
     Returns:
         list[str]: the output names (``output0``, ``output1``, ...).
