@@ -297,20 +297,28 @@ def hand_made_frelu(bias_as_input, with_bias=True):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)]), b
 
 
+def rewrite_keeps_values(model, rewrite, scale=1.0):
+    """Apply ``rewrite`` to the hand-made FReLU ``model`` (one FReLU): it rewrites it, no
+    max form is left, the model checks, and onnxruntime's output is the max form's up to
+    rounding."""
+    import numpy as np
+    import onnxruntime as ort
+    from frelu_mm.deploy import find_max_frelus
+    x = np.random.RandomState(1).randn(1, 4, 5, 5).astype(np.float32) * scale
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
+    assert rewrite(model) == 1 and not find_max_frelus(model)
+    onnx.checker.check_model(model)
+    got = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1, np.abs(want).max()))
+
+
 @pytest.mark.parametrize('with_bias', [True, False])
 def test_two_conv_form_equals_the_max_form(with_bias):
     """``two_conv`` on a hand-written FReLU (constant bias, or none) computes ``Max`` up to
     rounding; a bias that is not a constant leaves the FReLU in max form."""
-    import numpy as np
-    import onnxruntime as ort
     from frelu_mm.deploy import find_max_frelus, max_to_two_conv
     model, _ = hand_made_frelu(False, with_bias)
-    x = np.random.RandomState(1).randn(1, 4, 5, 5).astype(np.float32)
-    want = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
-    assert max_to_two_conv(model) == 1 and not find_max_frelus(model)
-    onnx.checker.check_model(model)
-    got = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1, np.abs(want).max()))
+    rewrite_keeps_values(model, max_to_two_conv)
     assert [n.op_type for n in model.graph.node] == ['Conv', 'Conv', 'Relu', 'Add']
     computed, _ = hand_made_frelu(True)
     assert max_to_two_conv(computed) == 0 and len(find_max_frelus(computed)) == 1
@@ -319,16 +327,9 @@ def test_two_conv_form_equals_the_max_form(with_bias):
 def test_identity_conv_form_equals_the_max_form():
     """``identity_conv`` on a hand-written FReLU computes ``Max`` up to rounding; the
     unit weight is one initializer per channel count, and the old weight is dropped."""
-    import numpy as np
-    import onnxruntime as ort
-    from frelu_mm.deploy import find_max_frelus, max_to_identity_conv
+    from frelu_mm.deploy import max_to_identity_conv
     model, _ = hand_made_frelu(False)
-    x = np.random.RandomState(1).randn(1, 4, 5, 5).astype(np.float32) * 3
-    want = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
-    assert max_to_identity_conv(model) == 1 and not find_max_frelus(model)
-    onnx.checker.check_model(model)
-    got = ort.InferenceSession(model.SerializeToString()).run(None, {'x': x})[0]
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1, np.abs(want).max()))
+    rewrite_keeps_values(model, max_to_identity_conv, scale=3.0)
     assert [n.op_type for n in model.graph.node] == ['Conv', 'Relu', 'Conv', 'Add']
     assert sorted(t.name for t in model.graph.initializer) == \
         ['b', 'frelu_identity_4', 'w_minus_identity']
