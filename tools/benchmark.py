@@ -199,7 +199,8 @@ def run_sections(args, paths):
         import onnxruntime
         med, r = ort_inference(args, paths)
         report(f'ONNX Runtime {onnxruntime.__version__} inference (plain InferenceSession, '
-               f'default options; frelu {DEFAULT_FRELU_FORM} = the default export)', med, base_key='ort relu')
+               f'default options; frelu {DEFAULT_FRELU_FORM} = the default export)', med,
+               base_key='ort relu')
         ratios.update(r)
 
     if 'train' not in args.skip:

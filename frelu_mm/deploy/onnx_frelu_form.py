@@ -223,7 +223,8 @@ def max_to_two_conv(model) -> int:
         if len(conv.input) > 2 and conv.input[2]:
             inputs.append(add_init(-bias, conv.input[2] + '_negated'))
         diff = unique(conv.output[0] + '_identity_minus')
-        second = helper.make_node('Conv', inputs, [diff], name=unique(conv.name + '_identity_minus'))
+        second = helper.make_node('Conv', inputs, [diff],
+                                  name=unique(conv.name + '_identity_minus'))
         second.attribute.extend(conv.attribute)
         relu_out = unique(diff + '_relu')
         relu = helper.make_node('Relu', [diff], [relu_out], name=unique(max_node.name + '_relu'))
