@@ -5,12 +5,15 @@ and one write of ``y``, for float32 channels-last CPU tensors; an FReLU built wi
 ``inplace=True`` (as mmcv's ConvModule and the frelu_mm backbones build
 activations) writes ``y`` over ``x``, like ``ReLU(inplace=True)``. It is compiled with
 ``torch.utils.cpp_extension.load`` the first time it is needed (cached in torch's
-extensions directory, ``TORCH_EXTENSIONS_DIR``); if the build fails, ``load_kernel``
+extensions directory, ``TORCH_EXTENSIONS_DIR``, under a name of its own per checkout:
+torch rebuilds a cached extension whose source path changed, so two checkouts sharing
+one name would rebuild it for each other in turn); if the build fails, ``load_kernel``
 returns None once and for all and FReLU keeps its eager path. The kernel is only
 used where its AVX2+FMA build runs (GCC >= 12, an x86-64-v3 CPU): its baseline
 build is correct but slower than PyTorch's own ops. On a CPU with AVX-512 (x86-64-v4)
 its rows run 16 lanes wide (``describe`` says which build runs).
 """
+import hashlib
 import os.path as osp
 
 import torch
@@ -19,6 +22,8 @@ import torch.nn as nn
 from ..compat import is_compiling
 
 SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'fused_frelu.cpp')
+# the build's name: one per checkout (see above)
+BUILD_NAME = 'frelu_mm_fused_frelu_' + hashlib.sha1(SOURCE.encode()).hexdigest()[:10]
 MAX_KERNEL = 15  # MAXK of the C++ source
 _kernel = None
 _tried = False
@@ -38,7 +43,7 @@ def load_kernel(raise_errors: bool = False):
     _tried = True
     try:
         from torch.utils.cpp_extension import load
-        load(name='frelu_mm_fused_frelu', sources=[SOURCE],
+        load(name=BUILD_NAME, sources=[SOURCE],
              extra_cflags=['-O3', '-fopenmp'], extra_ldflags=['-fopenmp'],
              is_python_module=False, verbose=False)
         _fast = bool(torch.ops.frelu_mm.fast_path())
