@@ -168,6 +168,19 @@ def _rewrite_max_frelus(model, replacement) -> int:
     return len(replace)
 
 
+def _relu_of_conv_minus_identity(max_node, conv, tap, weight, add_init, unique):
+    """The ``add`` form's ``Relu(Conv'(x))``: ``conv`` made to read ``w'`` (``weight``
+    less 1 at ``tap``, a new initializer) and a Relu of its output. Returns the Relu
+    node and its output's name."""
+    from onnx import helper
+    weight[:, 0, tap[0], tap[1]] -= weight.dtype.type(1)
+    conv.input[1] = add_init(weight, conv.input[1] + '_minus_identity')
+    relu_out = unique(conv.output[0] + '_relu')
+    relu = helper.make_node('Relu', [conv.output[0]], [relu_out],
+                            name=unique(max_node.name + '_relu'))
+    return relu, relu_out
+
+
 def max_to_add(model) -> int:
     """Rewrite every ``max``-form FReLU of ``model`` into the ``add`` form, in place.
 
@@ -184,11 +197,8 @@ def max_to_add(model) -> int:
     from onnx import helper
 
     def replacement(max_node, conv, tap, weight, add_init, unique):
-        weight[:, 0, tap[0], tap[1]] -= weight.dtype.type(1)
-        conv.input[1] = add_init(weight, conv.input[1] + '_minus_identity')
-        relu_out = unique(conv.output[0] + '_relu')
-        relu = helper.make_node('Relu', [conv.output[0]], [relu_out],
-                                name=unique(max_node.name + '_relu'))
+        relu, relu_out = _relu_of_conv_minus_identity(max_node, conv, tap, weight, add_init,
+                                                      unique)
         add = helper.make_node('Add', [conv.input[0], relu_out], list(max_node.output),
                                name=unique(max_node.name + '_add'))
         return relu, add
@@ -258,11 +268,8 @@ def max_to_identity_conv(model) -> int:
         if key not in units:
             units[key] = add_init(np.ones((channels, 1, 1, 1), weight.dtype),
                                   f'frelu_identity_{channels}')
-        weight[:, 0, tap[0], tap[1]] -= weight.dtype.type(1)
-        conv.input[1] = add_init(weight, conv.input[1] + '_minus_identity')
-        relu_out = unique(conv.output[0] + '_relu')
-        relu = helper.make_node('Relu', [conv.output[0]], [relu_out],
-                                name=unique(max_node.name + '_relu'))
+        relu, relu_out = _relu_of_conv_minus_identity(max_node, conv, tap, weight, add_init,
+                                                      unique)
         same = unique(conv.input[0] + '_identity')
         identity = helper.make_node('Conv', [conv.input[0], units[key]], [same],
                                     name=unique(max_node.name + '_identity'),
