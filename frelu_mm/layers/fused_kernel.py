@@ -22,6 +22,9 @@ import torch.nn as nn
 from ..compat import is_compiling
 
 SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'fused_frelu.cpp')
+# the lean training path's per-channel norm arithmetic, a file of its own (a change to
+# it does not recompile the kernels)
+SOURCES = [SOURCE, osp.join(osp.dirname(SOURCE), 'norm_coefficients.cpp')]
 # the build's name: one per checkout (see above)
 BUILD_NAME = 'frelu_mm_fused_frelu_' + hashlib.sha1(SOURCE.encode()).hexdigest()[:10]
 MAX_KERNEL = 15  # MAXK of the C++ source
@@ -43,7 +46,7 @@ def load_kernel(raise_errors: bool = False):
     _tried = True
     try:
         from torch.utils.cpp_extension import load
-        load(name=BUILD_NAME, sources=[SOURCE],
+        load(name=BUILD_NAME, sources=SOURCES,
              extra_cflags=['-O3', '-fopenmp'], extra_ldflags=['-fopenmp'],
              is_python_module=False, verbose=False)
         _fast = bool(torch.ops.frelu_mm.fast_path())

@@ -117,72 +117,40 @@ class _AppliedNorm:
         return torch.ops.aten.native_batch_norm(c, gamma, beta, self.mean, self.var,
                                                 self.use_batch, 0.0, self.eps)[0]
 
-    def batch_statistics(self, moments, m):
-        """Batch mean and variance (float64) from per-channel moments ``(K, sum of
-        c - K, sum of (c - K)^2)`` over ``m`` values each; the running statistics
-        updated once, as ``native_batch_norm`` does."""
-        shift, s1, s2 = moments
-        mean = shift + s1 / m
-        var = (s2 / m - (s1 / m) ** 2).clamp_min(0)
-        if self.running is not None:
-            r_mean, r_var = self.running
-            f = self.factor
-            r_mean.mul_(1 - f).add_(mean.to(r_mean.dtype), alpha=f)
-            r_var.mul_(1 - f).add_((var * (m / max(m - 1, 1))).to(r_var.dtype), alpha=f)
-        self.running = None
-        return mean, var
+    def _statistics(self, moments):
+        """The arguments of the C++ norm arithmetic (``csrc/norm_coefficients.cpp``)
+        after ``moments``: the batch moments with the running statistics to update
+        once (batch mode), or the frozen statistics."""
+        if self.use_batch:
+            running, self.running = self.running, None
+            return (moments, *(running or (None, None)), running is not None,
+                    self.factor, self.eps)
+        return None, self.mean, self.var, False, 0.0, self.eps
 
     def forward_affine(self, c, gamma, beta, ops):
         """The C++ kernels' form of ``forward`` (``c`` float32 channels-last): the
         float32 ``(scale, shift)`` with ``norm(c) = c * scale + shift``, from the
         moments kernel (batch mode) or the running statistics. Kept for the backward
         (``native_batch_norm_backward``)."""
+        moments = ops.channel_moments(c) if self.use_batch else None
+        m, *rest = self._statistics(moments)
+        self.scale, self.shift, mean, invstd = ops.host_norm_affine(
+            m, c.numel() // c.shape[1], *rest, gamma, beta)
         if self.use_batch:
-            mean, var = self.batch_statistics(ops.channel_moments(c), c.numel() // c.shape[1])
-            invstd = (var + self.eps).rsqrt()
-            self.save_mean, self.save_invstd = mean.float(), invstd.float()
-        else:
-            mean, var = self.mean.double(), self.var.double()
-            invstd = (var + self.eps).rsqrt()
-        self.running = None
-        scale = gamma.double() * invstd
-        self.scale, self.shift = scale.float(), (beta.double() - mean * scale).float()
+            self.save_mean, self.save_invstd = mean, invstd
         return self.scale, self.shift
 
-    def fold(self, bias, gamma, beta, moments=None, m=None):
+    def fold(self, ops, bias, gamma, beta, moments=None, m=1):
         """The C++ kernels' form of the condition's norm, folded into its conv:
         float32 ``(bias_c, scale, shift)`` with ``norm(conv(x) + bias) = (conv(x) +
         bias_c) * scale + shift``, ``bias_c`` the conv's bias less the mean: the
         running mean (eval mode), or in batch mode the batch mean from the conv
         output's ``moments`` over ``m`` values per channel (``dwconv_moments``).
-        Kept for the backward (``folded``; ``k_mean``, ``k_invstd``, and ``center``:
-        the value per channel that ``u = conv(x) + bias_c`` is ``conv(x) + bias``
-        less)."""
-        if self.use_batch:
-            mean, var = self.batch_statistics(moments, m)
-        else:
-            mean, var = self.mean.double(), self.var.double()
-        invstd = (var + self.eps).rsqrt()
-        b = 0.0 if bias is None else bias.double()
-        bias_c = (b - mean).float()
-        self.k_mean, self.k_invstd = mean, invstd
-        self.center = b - bias_c.double()
-        self.folded = (bias_c, (gamma.double() * invstd).float(),
-                       beta.detach().float().contiguous())
+        Kept for the backward (``folded``, and ``stats``: float64 mean and
+        ``1 / sqrt(var + eps)``, ``(2, C)``)."""
+        moments, *rest = self._statistics(moments)
+        *self.folded, self.stats = ops.folded_norm(moments, m, *rest, gamma, beta, bias)
         return self.folded
-
-    def backward_coefficients(self, sums, gamma, m):
-        """Batch mode, from the folded split's per-channel sums of ``g_t`` and ``g_t *
-        u`` (float64): float32 ``(a, b, d, g_gamma, g_beta)``, the gradient of the
-        norm's input being ``a g_t + b u + d`` (``u`` as in ``fold``)."""
-        mean, invstd = self.k_mean, self.k_invstd
-        g_beta = sums[0]
-        off = mean - self.center  # u's mean
-        g_gamma = invstd * (sums[1] - off * g_beta)
-        a = gamma.double() * invstd
-        b = -a * invstd * g_gamma / m
-        d = -a * g_beta / m - b * off
-        return a.float(), b.float(), d.float(), g_gamma.float(), g_beta.float()
 
     def backward(self, g, c, gamma, need_input, need_gamma, need_beta):
         """Gradients of input, gamma and beta (None where not needed)."""
@@ -263,7 +231,7 @@ def _frelu_forward(x, weight, bias, fnorm, gamma, beta, padding, with_identity, 
         # pass for the conv output's moments, which writes nothing)
         moments = ops.dwconv_moments(x, weight, _bias(weight, bias)) if fnorm.use_batch \
             else None
-        folded = fnorm.fold(bias, gamma, beta, moments, x.numel() // x.shape[1])
+        folded = fnorm.fold(ops, bias, gamma, beta, moments, x.numel() // x.shape[1])
         return (ops.frelu_folded_ if inplace else ops.frelu_folded)(x, weight, *folded,
                                                                     with_identity)
     t = fnorm.forward(_dwconv(x, weight, bias, padding), gamma, beta)
@@ -361,13 +329,13 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
     out = (x if x_owned else torch.empty_like(g_t)) if need[0] else None
     g_w = g_x = g_b = None
     if fnorm.use_batch:
-        a, b, d, g_gamma, g_beta = fnorm.backward_coefficients(sums, gamma,
-                                                               x.numel() // x.shape[1])
+        a, b, d, g_gamma, g_beta = ops.folded_norm_backward(sums, fnorm.stats, gamma, bias,
+                                                            bias_c, x.numel() // x.shape[1])
         g_c = ops.dwconv_bn_grad_into_(_scratch.take(x), x, weight, bias_c, g_t, a, b, d)
         g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need, rest, out)
         del g_c
     else:
-        g_gamma, g_beta = sums[1] * fnorm.k_invstd, sums[0]
+        g_gamma, g_beta = sums[1] * fnorm.stats[1], sums[0]
         if need[2] and bias is not None:
             g_b = (sums[0] * scale.double()).to(bias.dtype)
         if need[1]:
