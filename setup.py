@@ -7,7 +7,7 @@ setup(
     description='FReLU (Funnel Activation) for the OpenMMLab toolkits',
     packages=find_packages(include=['frelu_mm', 'frelu_mm.*']),
     # the fused FReLU inference kernel, compiled on first use
-    package_data={'frelu_mm.layers': ['csrc/*.cpp']},
+    package_data={'frelu_mm.layers': ['csrc/*.cpp', 'csrc/*.h']},
     python_requires='>=3.9',
     # torch and mmcv are left to the user (mmcv needs a build matching torch);
     # scripts/setup_env.sh installs the pinned stack.

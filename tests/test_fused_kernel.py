@@ -271,6 +271,85 @@ def test_dwconv_backward_kernels_equal_aten(kernel, k, shape, threads):
     torch.testing.assert_close(sums[:, -1].double(), ref_b, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize('k', [1, 3, 5, 7])
+@pytest.mark.parametrize('shape', [(2, 13, 9, 7), (1, 40, 3, 2), (2, 64, 17, 30)])
+@pytest.mark.parametrize('rest', [False, True])
+@pytest.mark.parametrize('threads', [1, 2])
+def test_dwconv_grads_in_one_pass_equal_aten(kernel, k, shape, rest, threads):
+    """``dwconv_grads_into_``: the input gradient (plus ``a - b``) into ``out`` and the
+    weight and bias gradients, in one pass, against aten's convolution_backward in
+    float64: channel tails, 16- and 8-lane blocks, images narrower or lower than the
+    kernel, a kernel size known only at run time (7), 1 and 2 threads; written over
+    ``x`` itself (each pixel read before it is written) it gives the same."""
+    g = torch.Generator().manual_seed(k * 11 + shape[1])
+    x, gy, a, b = (torch.randn(shape, generator=g).contiguous(memory_format=CL)
+                   for _ in range(4))
+    w = torch.randn(shape[1], 1, k, k, generator=g)
+    ref_x, ref_w, ref_b = _aten_dwconv_backward(gy.double(), x.double(), w.double())
+    if rest:
+        ref_x = ref_x + (a.double() - b.double())
+    ab = (a, b) if rest else (None, None)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out = torch.empty_like(x)
+        sums = kernel.dwconv_grads_into_(out, gy, w, x, *ab)
+        over_x = x.clone()
+        sums_over_x = kernel.dwconv_grads_into_(over_x, gy, w, over_x, *ab)
+    finally:
+        torch.set_num_threads(before)
+    assert sums.shape == (shape[1], k * k + 1)
+    for gx, s in ((out, sums), (over_x, sums_over_x)):
+        torch.testing.assert_close(gx.double(), ref_x, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(s[:, :-1].reshape(w.shape).double(), ref_w, rtol=1e-5,
+                                   atol=1e-4)
+        torch.testing.assert_close(s[:, -1].double(), ref_b, rtol=1e-5, atol=1e-4)
+    with pytest.raises(RuntimeError, match='out must not be gy'):
+        kernel.dwconv_grads_into_(gy, gy, w, x, *ab)
+
+
+@pytest.mark.parametrize('k', [1, 3, 5, 7])
+@pytest.mark.parametrize('shape', [(3, 13, 5, 7), (2, 40, 9, 2), (2, 64, 17, 30)])
+@pytest.mark.parametrize('threads', [1, 2, 3])
+@pytest.mark.parametrize('over_x', [False, True])
+def test_dwconv_bn_grads_equal_their_formula(kernel, k, shape, threads, over_x):
+    """``dwconv_bn_grads_into_``: the conv's backward from ``g_c = a g_t + b (conv(x) +
+    bias_c) + d`` (made row by row, never whole), plus ``ra - rb``, against the formula
+    and aten's convolution_backward in float64. Row chunks of 1-3 threads begin and end
+    inside images and across them; written over ``x``, the rows a chunk needs from its
+    neighbours' ranges come from copies."""
+    g = torch.Generator().manual_seed(k * 13 + shape[1])
+    x, gt, ra, rb = (torch.randn(shape, generator=g).contiguous(memory_format=CL)
+                     for _ in range(4))
+    c = shape[1]
+    w = torch.randn(c, 1, k, k, generator=g)
+    bias_c, a, b, d = (torch.randn(c, generator=g) for _ in range(4))
+    x64 = x.double()
+    u = torch.conv2d(x64, w.double(), bias_c.double(), 1, k // 2, 1, c)
+    col = (lambda v: v.double().view(1, -1, 1, 1))
+    g_c = col(a) * gt.double() + col(b) * u + col(d)
+    ref_x, ref_w, ref_b = _aten_dwconv_backward(g_c, x64, w.double())
+    ref_x = ref_x + (ra.double() - rb.double())
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out = x.clone() if over_x else torch.empty_like(x)
+        xin = out if over_x else x
+        sums = kernel.dwconv_bn_grads_into_(out, xin, w, bias_c, gt, a, b, d, ra, rb)
+    finally:
+        torch.set_num_threads(before)
+    # float32 rounding: within 2e-6 of each result's scale (k = 7 sums 49 taps)
+    torch.testing.assert_close(out.double(), ref_x, rtol=1e-5,
+                               atol=2e-6 * max(1.0, ref_x.abs().max().item()))
+    scale = max(1.0, ref_w.abs().max().item())
+    torch.testing.assert_close(sums[:, :-1].reshape(w.shape).double(), ref_w, rtol=1e-5,
+                               atol=2e-5 * scale)
+    torch.testing.assert_close(sums[:, -1].double(), ref_b, rtol=1e-5,
+                               atol=2e-5 * max(1.0, ref_b.abs().max().item()))
+    with pytest.raises(RuntimeError, match='out must not be gt'):
+        kernel.dwconv_bn_grads_into_(gt, x, w, bias_c, gt, a, b, d, ra, rb)
+
+
 def test_lean_path_uses_the_dwconv_kernels_in_channels_last(monkeypatch):
     """A channels-last float32 training step runs its depthwise conv (forward, recompute,
     backward) in the kernels and gives the plain graph's gradients; NCHW keeps aten's."""

@@ -22,9 +22,10 @@ import torch.nn as nn
 from ..compat import is_compiling
 
 SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'fused_frelu.cpp')
-# the lean training path's per-channel norm arithmetic, a file of its own (a change to
-# it does not recompile the kernels)
-SOURCES = [SOURCE, osp.join(osp.dirname(SOURCE), 'norm_coefficients.cpp')]
+# with the lean training path's one-pass conv backward and its per-channel norm
+# arithmetic, files of their own (a change to one does not recompile the others)
+SOURCES = [SOURCE] + [osp.join(osp.dirname(SOURCE), f)
+                      for f in ('dwconv_grads.cpp', 'norm_coefficients.cpp')]
 # the build's name: one per checkout (see above)
 BUILD_NAME = 'frelu_mm_fused_frelu_' + hashlib.sha1(SOURCE.encode()).hexdigest()[:10]
 MAX_KERNEL = 15  # MAXK of the C++ source

@@ -255,23 +255,27 @@ def _dwconv_backward(g_c, x, weight, bias, padding, need, rest=None, out=None):
     ``g_c``: the C++ kernels where they apply (``dwconv_ops``), else aten's. Only where
     they apply: ``rest``, ``(a, b)`` whose ``a - b`` is added to the input's gradient
     in the same pass; ``out``, a buffer for the input's gradient (may be ``a``, ``b``,
-    or ``x``: the weight gradient reads ``x`` first)."""
+    or ``x``: each pixel of ``x`` is read before it is written). Input and weight
+    gradients together take one pass (``dwconv_grads_into_``)."""
     need_b = need[2] and bias is not None
     ops = dwconv_ops(x, weight, bias, padding, g_c)
     if ops is None:
         return torch.ops.aten.convolution_backward(
             g_c, x, weight, None if bias is None else [bias.shape[0]], [1, 1],
             list(padding), [1, 1], False, [0, 0], x.shape[1], [need[0], need[1], need_b])
-    g_w = g_b = None
-    if need[1] or need_b:
-        k = weight.shape[-1]
-        sums = ops.dwconv_weight_grad(g_c, x, k)
-        g_w = sums[:, :-1].reshape(weight.shape) if need[1] else None
-        g_b = sums[:, -1].contiguous() if need_b else None
-    g_x = None
+    rest = rest or (None, None)
     if need[0]:
         out = torch.empty_like(g_c) if out is None else out
-        g_x = ops.dwconv_input_grad_into_(out, g_c, weight, *(rest or (None, None)))
+    sums = g_x = None
+    if need[0] and (need[1] or need_b):
+        sums = ops.dwconv_grads_into_(out, g_c, weight, x, *rest)
+        g_x = out
+    elif need[0]:
+        g_x = ops.dwconv_input_grad_into_(out, g_c, weight, *rest)
+    elif need[1] or need_b:
+        sums = ops.dwconv_weight_grad(g_c, x, weight.shape[-1])
+    g_w = sums[:, :-1].reshape(weight.shape) if need[1] else None
+    g_b = sums[:, -1].contiguous() if need_b else None
     return g_x, g_w, g_b
 
 
@@ -331,19 +335,31 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
     if fnorm.use_batch:
         a, b, d, g_gamma, g_beta = ops.folded_norm_backward(sums, fnorm.stats, gamma, bias,
                                                             bias_c, x.numel() // x.shape[1])
-        g_c = ops.dwconv_bn_grad_into_(_scratch.take(x), x, weight, bias_c, g_t, a, b, d)
-        g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need, rest, out)
-        del g_c
+        need_b = need[2] and bias is not None
+        if need[0] and (need[1] or need_b):  # one pass, the norm's gradient made in it
+            taps = ops.dwconv_bn_grads_into_(out, x, weight, bias_c, g_t, a, b, d, *rest)
+            g_x = out
+            g_w = taps[:, :-1].reshape(weight.shape) if need[1] else None
+            g_b = taps[:, -1].contiguous() if need_b else None
+        else:
+            g_c = ops.dwconv_bn_grad_into_(_scratch.take(x), x, weight, bias_c, g_t, a, b, d)
+            g_x, g_w, g_b = _dwconv_backward(g_c, x, weight, bias, padding, need, rest, out)
+            del g_c
     else:
         g_gamma, g_beta = sums[1] * fnorm.stats[1], sums[0]
         if need[2] and bias is not None:
             g_b = (sums[0] * scale.double()).to(bias.dtype)
-        if need[1]:
+        scaled = weight * scale.view(-1, 1, 1, 1)
+        taps = None
+        if need[0] and need[1]:  # one pass for both (see _dwconv_backward)
+            taps = ops.dwconv_grads_into_(out, g_t, scaled, x, *rest)[:, :-1]
+            g_x = out
+        elif need[0]:
+            g_x = ops.dwconv_input_grad_into_(out, g_t, scaled, *rest)
+        elif need[1]:
             taps = ops.dwconv_weight_grad(g_t, x, k)[:, :-1]
+        if need[1]:
             g_w = (taps * scale[:, None]).reshape(weight.shape)
-        if need[0]:
-            g_x = ops.dwconv_input_grad_into_(out, g_t, weight * scale.view(-1, 1, 1, 1),
-                                              *rest)
     del g_t
     _scratch.give()
     return (g_x, g_w, g_b, g_gamma.to(gamma.dtype) if need[3] else None,

@@ -18,6 +18,8 @@
 #include <torch/library.h>
 #include <algorithm>
 
+#include "simd.h"
+
 namespace {
 
 constexpr int CB = 32;  // channels per register block
@@ -29,20 +31,6 @@ constexpr int CB = 32;  // channels per register block
 // were no faster.
 constexpr int STRIP_T = 4;
 constexpr int STRIP_V = 2;
-
-// GCC on x86-64: an AVX2+FMA clone of the row kernel besides the baseline one,
-// chosen by the CPU's features when the library is loaded; and an AVX-512 build of it
-// (FRELU_WIDE) whose strips run 16 lanes wide, used where the CPU has AVX-512
-// (measured on the FReLU sites of a ResNet-50's layer1-3 at b8 224, in place: the
-// time over ReLU's relu_ 9.1-10.5 ms -> 7.0-7.4 ms)
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#define FRELU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#define FRELU_WIDE __attribute__((target("arch=x86-64-v4")))
-#define FRELU_ISA_BUILDS 1
-#else
-#define FRELU_CLONES
-#define FRELU_ISA_BUILDS 0
-#endif
 
 // What a row writes from the conv's t = dwconv(x) + b at each pixel: FReLU's
 // max(x, t) or max(0, t), or t itself (the depthwise conv alone: the training
@@ -74,18 +62,6 @@ __attribute__((always_inline)) inline float combine(float x, float t, int mode) 
   return x > t ? x : t;
 }
 
-// 8 floats; GCC lowers it to two SSE registers on the baseline ISA, one AVX register
-// in the AVX2 clone. aligned(4): loads and stores need no alignment.
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
-
-// Vectors of L floats for the code written for either width: 8, or 16 (one AVX-512
-// register, in the wide build's strips of inner pixels). A template parameter must be
-// the lane count, not the vector type: GCC drops aligned(4) from a type passed as a
-// template argument, and its loads and stores would then demand 32- or 64-byte alignment.
-template <int L> struct Vec;
-template <> struct Vec<8> { typedef v8 type; };
-template <> struct Vec<16> { typedef float type __attribute__((vector_size(64), aligned(4))); };
-
 // combine, share and affine on vector values of either width
 template <typename VT>
 __attribute__((always_inline)) inline VT vcombine(VT x, VT t, int mode) {
@@ -116,7 +92,6 @@ __attribute__((always_inline)) inline float affine(float c, float s, float sh) {
 template <typename VT>
 __attribute__((always_inline)) inline VT vaffine(VT c, VT s, VT sh) { return c * s + sh; }
 
-constexpr int MAXK = 15;  // widest kernel handled (row pointers on the stack)
 // Rows with room for this many strips are prefetched in software, one strip ahead
 // (measured inside ResNet-50: faster at widths 28 and 56, slower at 14, where a row
 // holds 3 strips and the last one's prefetch falls past the row)
@@ -488,8 +463,6 @@ void row(const Window& win, const float* wt, const float* b, float* yrow, int64_
 #endif
   row_narrow(win, wt, b, yrow, W, C, k, mode);
 }
-
-inline bool inside(int64_t h, int64_t H) { return h >= 0 && h < H; }
 
 // What some modes read besides x: kPlusRest's two tensors (ra, rb; kSplit*: the
 // output gradient in ra), the affine (s, sh) of kAffine* and kSplit*, and kSplit*'s
