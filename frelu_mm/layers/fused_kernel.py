@@ -148,7 +148,8 @@ def fused_frelu(m: nn.Module, x: torch.Tensor):
     return (ops.fused_frelu_ if inplace else ops.fused_frelu)(x, weight, bias, with_identity)
 
 
-def _alike(a: torch.Tensor, b: torch.Tensor) -> bool:
+def alike(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether ``a`` and ``b`` are float32 CPU tensors of one size and layout."""
     return a.dtype is _F32 and b.dtype is _F32 and a.is_cpu and b.is_cpu \
         and a.shape == b.shape and a.stride() == b.stride()
 
@@ -168,7 +169,7 @@ def split_ops(t: torch.Tensor, *others: torch.Tensor):
     if not FReLU.fused_kernel or torch.jit.is_tracing() or is_compiling():
         return None
     if not (t.is_contiguous() or t.is_contiguous(memory_format=_CL)) \
-            or not all(_alike(t, o) for o in others):
+            or not all(alike(t, o) for o in others):
         return None
     return _kernel if _kernel is not None else load_kernel()
 
@@ -193,7 +194,7 @@ def dwconv_ops(x: torch.Tensor, weight: torch.Tensor, bias, padding, *others: to
         return None
     k = weight.shape[-1]
     if not (x.dtype is _F32 and x.is_cpu and x.dim() == 4
-            and x.is_contiguous(memory_format=_CL) and all(_alike(x, o) for o in others)
+            and x.is_contiguous(memory_format=_CL) and all(alike(x, o) for o in others)
             and weight.dtype is _F32 and weight.is_cpu
             and tuple(weight.shape) == (x.shape[1], 1, k, k) and k % 2 == 1
             and k <= MAX_KERNEL and tuple(padding) == (k // 2, k // 2)

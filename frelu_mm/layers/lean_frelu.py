@@ -23,13 +23,15 @@ backbone's ``norm_eval=True``) or the batch statistics, summed over the conv's o
 by a first pass that writes nothing (``dwconv_moments``). The forward is then one
 pass, ``y = max(x, t)`` (over the host norm's fresh output in ``lean_norm_frelu``).
 The backward recomputes the condition inside the split (``g_t`` with the norm's sums,
-one pass of the forward's kernel, so the mask is bit-identical), then the conv's weight
-and input gradients, x's own share added in the input gradient's pass. A frozen norm
-needs no conv output at all; batch statistics recompute it once, in the pass that
-writes the norm's input gradient. In ``lean_norm_frelu`` the host norm (and the
-residual add) is one C++ pass too, ``c * scale + shift [+ identity]``, its batch statistics from the moments
-kernel, in forward and recompute alike; its backward stays
-``native_batch_norm_backward``. Scratch buffers (``_Scratch``) serve every site's
+one pass of the forward's kernel, so the mask is bit-identical), then the conv's input
+and weight gradients in one pass (``csrc/dwconv_grads.cpp``), x's own share added in
+it. A frozen norm needs no conv output at all; with batch statistics that pass makes
+the norm's input gradient (the conv output recomputed) row by row just ahead of the
+rows that read it, never whole. In ``lean_norm_frelu`` the host norm (and the
+residual add) is one C++ pass too, ``c * scale + shift [+ identity]``, its batch
+statistics from the moments kernel, in forward and recompute alike; its backward stays
+``native_batch_norm_backward``. The norms' per-channel arithmetic is one C++ call each
+(``csrc/norm_coefficients.cpp``). Scratch buffers (``_Scratch``) serve every site's
 backward for the tensors it drops.
 Elsewhere (NCHW, float64, bf16, GPUs) the same Functions use aten's ops.
 
@@ -47,7 +49,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .fused_kernel import dwconv_ops, split_ops
+from .fused_kernel import alike, dwconv_ops, split_ops
 
 
 def lean_norm_ok(norm: nn.Module) -> bool:
@@ -288,8 +290,7 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
     if g.stride() != x.stride() and g.shape == x.shape:  # e.g. NCHW from a mean's
         # gradient: laid out as x (in a scratch buffer where the C++ kernels take it)
         g = (torch.empty_like(x) if ops is None else _scratch.take(x)).copy_(g)
-    ops = _kernel_norm_ops(x, weight, bias, fnorm, padding, g)
-    if ops is not None:
+    if ops is not None and alike(x, g):
         return _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding,
                                 with_identity, need, x_owned)
     c = _dwconv(x, weight, bias, padding)
