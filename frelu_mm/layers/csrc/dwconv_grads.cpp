@@ -47,6 +47,21 @@ struct Rows {
   int k;
 };
 
+// f(dy, dx, col) for each tap of pixel w of a row, col = w + dx - p its column; EDGE:
+// the taps whose column lies outside the row are skipped (the zero padding)
+template <bool EDGE, typename F>
+__attribute__((always_inline)) inline void taps(int kk, int64_t W, int64_t w, F f) {
+  const int p = kk / 2;
+#pragma GCC unroll 8
+  for (int dy = 0; dy < kk; ++dy)
+#pragma GCC unroll 8
+    for (int dx = 0; dx < kk; ++dx) {
+      const int64_t col = w + dx - p;
+      if (EDGE && (col < 0 || col >= W)) continue;
+      f(dy, dx, col);
+    }
+}
+
 // Pixels [w0, w1) of the row for the L channels from c; EDGE: some of their taps fall
 // outside the image (skipped). s: k * k + 1 sums; s[t] is the weight gradient of the
 // unflipped tap t, s[k * k] the bias's.
@@ -70,16 +85,11 @@ __attribute__((always_inline)) inline void grads_span(const Rows& r, int64_t c, 
     }
     const VT xv = *(const VT*)(r.x + w * C + c);
     VT acc{};
-#pragma GCC unroll 8
-    for (int dy = 0; dy < kk; ++dy)
-#pragma GCC unroll 8
-      for (int dx = 0; dx < kk; ++dx) {
-        const int64_t col = w + dx - p;
-        if (EDGE && (col < 0 || col >= r.W)) continue;
-        const VT gv = *(const VT*)(r.gy[dy] + col * C + c);
-        acc += wr[dy * kk + dx] * gv;
-        s[(kk - 1 - dy) * kk + (kk - 1 - dx)] += xv * gv;
-      }
+    taps<EDGE>(kk, r.W, w, [&](int dy, int dx, int64_t col) __attribute__((always_inline)) {
+      const VT gv = *(const VT*)(r.gy[dy] + col * C + c);
+      acc += wr[dy * kk + dx] * gv;
+      s[(kk - 1 - dy) * kk + (kk - 1 - dx)] += xv * gv;
+    });
     s[kk * kk] += *(const VT*)(r.gy[p] + w * C + c);
     if (REST) acc += *(const VT*)(r.a + w * C + c) - *(const VT*)(r.b + w * C + c);
     *(VT*)(r.out + w * C + c) = acc;
@@ -208,14 +218,9 @@ __attribute__((always_inline)) inline void bn_span(const BnRow& r, int64_t c, in
       __builtin_prefetch(r.gt + f);
     }
     VT u = bc;
-#pragma GCC unroll 8
-    for (int dy = 0; dy < kk; ++dy)
-#pragma GCC unroll 8
-      for (int dx = 0; dx < kk; ++dx) {
-        const int64_t col = w + dx - p;
-        if (EDGE && (col < 0 || col >= r.W)) continue;
-        u += wr[dy * kk + dx] * *(const VT*)(r.x[dy] + col * C + c);
-      }
+    taps<EDGE>(kk, r.W, w, [&](int dy, int dx, int64_t col) __attribute__((always_inline)) {
+      u += wr[dy * kk + dx] * *(const VT*)(r.x[dy] + col * C + c);
+    });
     *(VT*)(r.gc + w * C + c) = av * *(const VT*)(r.gt + w * C + c) + bv * u + dv;
   }
 }
@@ -326,6 +331,23 @@ void check_channels(const at::Tensor& v, int64_t C, const char* what) {
               what, ": float32 vectors of C values expected");
 }
 
+// The ops' tensors: `like` 4-d channels-last; `other`, a and b (given together) and out
+// laid out as it; out not `early` (read ahead of the rows written, or around them).
+void check_operands(const char* op, const at::Tensor& like, const at::Tensor& other,
+                    const c10::optional<at::Tensor>& a, const c10::optional<at::Tensor>& b,
+                    const at::Tensor& out, const at::Tensor& early, const char* early_name) {
+  TORCH_CHECK(like.dim() == 4 && like.is_contiguous(at::MemoryFormat::ChannelsLast), op,
+              ": 4-d channels-last contiguous tensors expected");
+  TORCH_CHECK(a.has_value() == b.has_value(), op, ": the two added tensors go together");
+  check_alike(like, out);
+  check_alike(like, other);
+  if (a.has_value()) {
+    check_alike(like, *a);
+    check_alike(like, *b);
+  }
+  TORCH_CHECK(!out.is_same(early), op, ": out must not be ", early_name);
+}
+
 }  // namespace
 
 // out <- the input gradient (plus a - b if given); returns the weight and bias
@@ -333,16 +355,7 @@ void check_channels(const at::Tensor& v, int64_t C, const char* what) {
 at::Tensor dwconv_grads_into_(at::Tensor out, const at::Tensor& gy, const at::Tensor& weight,
                               const at::Tensor& x, const c10::optional<at::Tensor>& a,
                               const c10::optional<at::Tensor>& b) {
-  TORCH_CHECK(gy.dim() == 4 && gy.is_contiguous(at::MemoryFormat::ChannelsLast),
-              "dwconv_grads_into_: gy must be a 4-d channels-last contiguous tensor");
-  TORCH_CHECK(a.has_value() == b.has_value(), "dwconv_grads_into_: a and b go together");
-  check_alike(gy, out);
-  check_alike(gy, x);
-  if (a.has_value()) {
-    check_alike(gy, *a);
-    check_alike(gy, *b);
-  }
-  TORCH_CHECK(!out.is_same(gy), "dwconv_grads_into_: out must not be gy");
+  check_operands("dwconv_grads_into_", gy, x, a, b, out, gy, "gy");
   const int64_t N = gy.size(0), C = gy.size(1), H = gy.size(2), W = gy.size(3);
   check_weight(weight, C, "dwconv_grads_into_");
   const int64_t k = weight.size(-1), n = k * k + 1, p = k / 2, rs = W * C, R = N * H;
@@ -389,16 +402,7 @@ at::Tensor dwconv_bn_grads_into_(at::Tensor out, const at::Tensor& x, const at::
                                  const at::Tensor& a, const at::Tensor& b, const at::Tensor& d,
                                  const c10::optional<at::Tensor>& ra,
                                  const c10::optional<at::Tensor>& rb) {
-  TORCH_CHECK(x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast),
-              "dwconv_bn_grads_into_: x must be a 4-d channels-last contiguous tensor");
-  TORCH_CHECK(ra.has_value() == rb.has_value(), "dwconv_bn_grads_into_: ra and rb go together");
-  check_alike(x, out);
-  check_alike(x, gt);
-  if (ra.has_value()) {
-    check_alike(x, *ra);
-    check_alike(x, *rb);
-  }
-  TORCH_CHECK(!out.is_same(gt), "dwconv_bn_grads_into_: out must not be gt");
+  check_operands("dwconv_bn_grads_into_", x, gt, ra, rb, out, gt, "gt");
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   check_weight(weight, C, "dwconv_bn_grads_into_");
   check_channels(bias_c, C, "dwconv_bn_grads_into_: bias_c");
