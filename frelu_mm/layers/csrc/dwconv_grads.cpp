@@ -47,21 +47,6 @@ struct Rows {
   int k;
 };
 
-// f(dy, dx, col) for each tap of pixel w of a row, col = w + dx - p its column; EDGE:
-// the taps whose column lies outside the row are skipped (the zero padding)
-template <bool EDGE, typename F>
-__attribute__((always_inline)) inline void taps(int kk, int64_t W, int64_t w, F f) {
-  const int p = kk / 2;
-#pragma GCC unroll 8
-  for (int dy = 0; dy < kk; ++dy)
-#pragma GCC unroll 8
-    for (int dx = 0; dx < kk; ++dx) {
-      const int64_t col = w + dx - p;
-      if (EDGE && (col < 0 || col >= W)) continue;
-      f(dy, dx, col);
-    }
-}
-
 // Pixels [w0, w1) of the row for the L channels from c; EDGE: some of their taps fall
 // outside the image (skipped). s: k * k + 1 sums; s[t] is the weight gradient of the
 // unflipped tap t, s[k * k] the bias's.

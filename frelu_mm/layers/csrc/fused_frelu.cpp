@@ -1046,18 +1046,13 @@ __attribute__((always_inline)) inline void wgrad_span(
     const float* const* rp, const float* grow, int64_t W, int64_t C, int64_t c, int k,
     int64_t w0, int64_t w1, typename Vec<L>::type* a) {
   using VT = typename Vec<L>::type;
-  const int kk = K > 0 ? K : k, p = kk / 2;
+  const int kk = K > 0 ? K : k;
   for (int64_t w = w0; w < w1; ++w) {
     const VT gv = *(const VT*)(grow + w * C + c);
     a[kk * kk] += gv;
-#pragma GCC unroll 8
-    for (int dy = 0; dy < kk; ++dy)
-#pragma GCC unroll 8
-      for (int dx = 0; dx < kk; ++dx) {
-        const int64_t col = w + dx - p;
-        if (EDGE && (col < 0 || col >= W)) continue;
-        a[dy * kk + dx] += gv * *(const VT*)(rp[dy] + col * C + c);
-      }
+    taps<EDGE>(kk, W, w, [&](int dy, int dx, int64_t col) __attribute__((always_inline)) {
+      a[dy * kk + dx] += gv * *(const VT*)(rp[dy] + col * C + c);
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 // What the C++ files of the FReLU kernels share: the ISA builds of their row code,
-// the vector types, the widest kernel, and a test for rows inside the image.
+// the vector types, the widest kernel, a test for rows inside the image and the loop
+// over a pixel's taps.
 #pragma once
 #include <cstdint>
 
@@ -32,6 +33,21 @@ template <> struct Vec<16> { typedef float type __attribute__((vector_size(64), 
 constexpr int MAXK = 15;  // widest kernel handled (row pointers on the stack)
 
 inline bool inside(int64_t h, int64_t H) { return h >= 0 && h < H; }
+
+// f(dy, dx, col) for each tap of pixel w of a row, col = w + dx - p its column; EDGE:
+// the taps whose column lies outside the row are skipped (the zero padding)
+template <bool EDGE, typename F>
+__attribute__((always_inline)) inline void taps(int kk, int64_t W, int64_t w, F f) {
+  const int p = kk / 2;
+#pragma GCC unroll 8
+  for (int dy = 0; dy < kk; ++dy)
+#pragma GCC unroll 8
+    for (int dx = 0; dx < kk; ++dx) {
+      const int64_t col = w + dx - p;
+      if (EDGE && (col < 0 || col >= W)) continue;
+      f(dy, dx, col);
+    }
+}
 
 // Whether the rows run 16 lanes wide (AVX-512) now (fused_frelu.cpp).
 bool wide_rows();
