@@ -329,7 +329,6 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
     bias_c, scale, shift = fnorm.folded
     g_t, sums = ops.frelu_folded_split(x, g, weight, bias_c, scale, shift, with_identity,
                                        _scratch.take(x))
-    k = weight.shape[-1]
     rest = (g, g_t) if with_identity else (None, None)  # x's own share g - g_t
     out = (x if x_owned else torch.empty_like(g_t)) if need[0] else None
     g_w = g_x = g_b = None
@@ -350,17 +349,12 @@ def _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding, with_identi
         g_gamma, g_beta = sums[1] * fnorm.stats[1], sums[0]
         if need[2] and bias is not None:
             g_b = (sums[0] * scale.double()).to(bias.dtype)
-        scaled = weight * scale.view(-1, 1, 1, 1)
-        taps = None
-        if need[0] and need[1]:  # one pass for both (see _dwconv_backward)
-            taps = ops.dwconv_grads_into_(out, g_t, scaled, x, *rest)[:, :-1]
-            g_x = out
-        elif need[0]:
-            g_x = ops.dwconv_input_grad_into_(out, g_t, scaled, *rest)
-        elif need[1]:
-            taps = ops.dwconv_weight_grad(g_t, x, k)[:, :-1]
+        # the conv with its weight scaled takes g_t; its weight gradient (x times
+        # g_t's windows) is then scaled as the weight was
+        g_x, g_w, _ = _dwconv_backward(g_t, x, weight * scale.view(-1, 1, 1, 1), None,
+                                       padding, (need[0], need[1], False), rest, out)
         if need[1]:
-            g_w = (taps * scale[:, None]).reshape(weight.shape)
+            g_w = g_w * scale.view(-1, 1, 1, 1)
     del g_t
     _scratch.give()
     return (g_x, g_w, g_b, g_gamma.to(gamma.dtype) if need[3] else None,

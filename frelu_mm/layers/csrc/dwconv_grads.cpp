@@ -24,6 +24,7 @@
 #include "simd.h"
 
 void check_alike(const at::Tensor& a, const at::Tensor& b);  // fused_frelu.cpp
+void check_vec(const at::Tensor& v, int64_t C, const char* what);  // fused_frelu.cpp
 
 namespace {
 
@@ -310,12 +311,6 @@ void check_weight(const at::Tensor& weight, int64_t C, const char* what) {
               what, ": weight must be float32 (C, 1, k, k) with odd k <= 15");
 }
 
-void check_channels(const at::Tensor& v, int64_t C, const char* what) {
-  TORCH_CHECK(v.dim() == 1 && v.numel() == C && v.scalar_type() == at::kFloat &&
-                  v.is_contiguous() && v.is_cpu(),
-              what, ": float32 vectors of C values expected");
-}
-
 // The ops' tensors: `like` 4-d channels-last; `other`, a and b (given together) and out
 // laid out as it; out not `early` (read ahead of the rows written, or around them).
 void check_operands(const char* op, const at::Tensor& like, const at::Tensor& other,
@@ -390,10 +385,10 @@ at::Tensor dwconv_bn_grads_into_(at::Tensor out, const at::Tensor& x, const at::
   check_operands("dwconv_bn_grads_into_", x, gt, ra, rb, out, gt, "gt");
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   check_weight(weight, C, "dwconv_bn_grads_into_");
-  check_channels(bias_c, C, "dwconv_bn_grads_into_: bias_c");
-  check_channels(a, C, "dwconv_bn_grads_into_: a");
-  check_channels(b, C, "dwconv_bn_grads_into_: b");
-  check_channels(d, C, "dwconv_bn_grads_into_: d");
+  check_vec(bias_c, C, "dwconv_bn_grads_into_: bias_c");
+  check_vec(a, C, "dwconv_bn_grads_into_: a");
+  check_vec(b, C, "dwconv_bn_grads_into_: b");
+  check_vec(d, C, "dwconv_bn_grads_into_: d");
   const int64_t k = weight.size(-1), n = k * k + 1, p = k / 2, rs = W * C, R = N * H;
   auto opts = x.options().memory_format(at::MemoryFormat::Contiguous);
   auto wf = taps_by_channel(weight, true), wu = taps_by_channel(weight, false);
