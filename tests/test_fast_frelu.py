@@ -295,8 +295,9 @@ def saved_activation_bytes(model, x, min_numel):
 def test_frelu_sites_keep_no_more_than_relu_sites():
     """A ResNet block with FReLU at its three sites keeps as many activation-sized
     tensors for backward as with ReLU (the plain FReLU graph keeps about twice as
-    many). The first block has a downsample branch whose output the residual FReLU
-    also keeps (ReLU's add does not): one more tensor there."""
+    many), also in the first block, whose downsample branch's norm the residual FReLU
+    applies itself, keeping that norm's input (as the norm would) instead of the
+    branch's output (which ReLU's add does not keep)."""
     torch.manual_seed(0)
     x = torch.randn(2, 16, 16, 16, requires_grad=True)
     kept = {}
@@ -312,7 +313,30 @@ def test_frelu_sites_keep_no_more_than_relu_sites():
         kept[name + '_ds'] = saved_activation_bytes(first, torch.randn(2, 8, 16, 16), 2 * 16 * 16)
     assert kept['frelu'] == kept['relu'], kept
     assert kept['plain'] >= 1.8 * kept['relu'], kept
-    assert kept['frelu_ds'] == kept['relu_ds'] + 2 * 16 * 16 * 16 * 4, kept
+    assert kept['frelu_ds'] == kept['relu_ds'], kept
+
+
+def test_downsample_hook_still_sees_its_output():
+    """A hook on a block's downsample (or its norm) keeps the whole branch a module call:
+    the lean Function then takes the branch's output, and the gradients stay the same."""
+    torch.manual_seed(0)
+    model = ActResNet(act_cfg=dict(type='FReLU'), **TINY).double()
+    model.train()  # mmdet's ResNet.train() returns None
+    block, seen = model.layer1[0], []
+    x = torch.randn(2, 8, 8, 8, dtype=torch.float64, requires_grad=True)
+    grads = []
+    for hooked in (False, True):
+        handle = block.downsample.register_forward_hook(
+            lambda m, i, o: seen.append(o.shape)) if hooked else None
+        block.zero_grad(set_to_none=True)
+        y = block(x)
+        assert grad_fn_names(y).count('_LeanNormFReLUBackward') == 3
+        grads.append(torch.autograd.grad(y.sin().sum(), [x] + list(block.parameters())))
+        if handle is not None:
+            handle.remove()
+    assert seen == [torch.Size([2, 16, 8, 8])]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 class _SplitSpy:

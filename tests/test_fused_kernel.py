@@ -631,17 +631,18 @@ def test_dwconv_bn_grad_into_equals_its_formula(kernel, channels, width, k):
         kernel.dwconv_bn_grad_into_(x, x, w, bias, gt, a, b, d)
 
 
-@pytest.mark.parametrize('identity', [True, False])
+@pytest.mark.parametrize('residual', ['none', 'identity', 'downsample'])
 @pytest.mark.parametrize('host_train,frelu_train', [(True, True), (False, False), (True, False)])
 @pytest.mark.parametrize('channels,k', [(16, 3), (13, 5)])
-def test_lean_norm_kernel_path_equals_float64_plain(identity, host_train, frelu_train,
+def test_lean_norm_kernel_path_equals_float64_plain(residual, host_train, frelu_train,
                                                     channels, k, monkeypatch):
     """``FReLU(BN(c) + identity)`` in float32 channels-last through the C++ path (the
     folded one where FReLU's norm is frozen: forward over the host norm's output, the
     input gradient over the recomputed x) against the plain graph in float64: output,
-    the gradients of c, identity and every parameter, both norms' running statistics,
+    the gradients of c, identity and every parameter, all norms' running statistics,
     over two steps. The host norm and the residual add run in the C++ pass
-    (``norm_affine``), forward and recompute."""
+    (``norm_affine``), forward and recompute; with a downsample branch (1x1 conv, BN)
+    its norm too, applied by the Function to the branch conv's output."""
     from frelu_mm.layers import lean_frelu
     from frelu_mm.layers.norm_act import norm_act
     paths, host_norms = [], []
@@ -651,9 +652,9 @@ def test_lean_norm_kernel_path_equals_float64_plain(identity, host_train, frelu_
         paths.append(a[-1])  # x_owned
         return real(ops, *a)
 
-    def host_spy(ctx, *a, **kw):
-        host_norms.append((ctx.norm_ops is not None, kw.get('recompute', False)))
-        return real_host(ctx, *a, **kw)
+    def host_spy(applied, ops, *a, **kw):
+        host_norms.append((ops is not None, kw.get('recompute', False)))
+        return real_host(applied, ops, *a, **kw)
     monkeypatch.setattr(lean_frelu, '_kernel_backward', spy)
     monkeypatch.setattr(lean_frelu, '_host_norm', host_spy)
 
@@ -661,31 +662,40 @@ def test_lean_norm_kernel_path_equals_float64_plain(identity, host_train, frelu_
         host = randomise(nn.BatchNorm2d(channels), seed=1).to(dtype).train(host_train)
         m = randomise(FReLU(channels, kernel_size=k), seed=2).to(dtype)
         m.norm.train(frelu_train)
-        return host, m
-    host, m = models(torch.float32)
-    host32, plain = models(torch.float32)
-    host64, ref = models(torch.float64)
+        down = None if residual != 'downsample' else nn.Sequential(
+            nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels))
+        if down is not None:
+            down = randomise(down, seed=3).to(dtype).train(host_train)
+        return host, m, down
+    host, m, down = models(torch.float32)
+    host32, plain, down32 = models(torch.float32)
+    host64, ref, down64 = models(torch.float64)
     plain.lean_backward = ref.lean_backward = False
     g = torch.Generator().manual_seed(channels)
     c = torch.randn(2, channels, 9, 11, generator=g) * 3 + 1
     res = torch.randn(c.shape, generator=g)
     up = torch.randn(c.shape, generator=g)
 
-    def step(norm, act, fmt, dtype):
+    def step(norm, act, down, fmt, dtype):
         ci = c.to(dtype).contiguous(memory_format=fmt).requires_grad_()
         ri = res.to(dtype).contiguous(memory_format=fmt).requires_grad_()
-        y = norm_act(norm, act, ci, ri if identity else None)
-        inputs = [ci] + ([ri] if identity else []) + list(norm.parameters()) + list(act.parameters())
+        if down is not None:
+            down.to(memory_format=fmt)
+        y = norm_act(norm, act, ci, None if residual == 'none' else ri, down)
+        inputs = [ci] + ([] if residual == 'none' else [ri]) + list(norm.parameters()) + \
+            list(act.parameters()) + ([] if down is None else list(down.parameters()))
         return y, torch.autograd.grad(y, inputs, up.to(dtype).contiguous(memory_format=fmt))
     for _ in range(2):
-        y, grads = step(host, m, CL, torch.float32)
-        _, grads32 = step(host32, plain, torch.contiguous_format, torch.float32)
-        y64, grads64 = step(host64, ref, torch.contiguous_format, torch.float64)
+        y, grads = step(host, m, down, CL, torch.float32)
+        _, grads32 = step(host32, plain, down32, torch.contiguous_format, torch.float32)
+        y64, grads64 = step(host64, ref, down64, torch.contiguous_format, torch.float64)
         torch.testing.assert_close(y.double(), y64, rtol=1e-5, atol=1e-5)
         assert_near_float64(grads, grads32, grads64)
-        for ours_mod, ref_mod in ((host, host64), (m, ref)):
+        pairs = ((host, host64), (m, ref)) + (() if down is None else ((down, down64),))
+        for ours_mod, ref_mod in pairs:
             for key, v in ref_mod.state_dict().items():
                 torch.testing.assert_close(ours_mod.state_dict()[key].to(v.dtype), v,
                                            rtol=1e-5, atol=1e-6)
     assert paths == [True, True]
-    assert host_norms == [(True, False), (True, True)] * 2
+    per_norm = 2 if residual == 'downsample' else 1  # the branch's norm, then the host's
+    assert host_norms == ([(True, False)] * per_norm + [(True, True)] * per_norm) * 2

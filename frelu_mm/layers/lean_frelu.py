@@ -12,8 +12,11 @@ bit-identical, and ties split the gradient in half as ``torch.maximum`` does.
 ``lean_norm_frelu`` goes one step further where FReLU follows a BatchNorm, as in
 every ResNet block: ``FReLU(BN(c) [+ identity])`` in one Function that keeps the
 BN's input ``c`` (which BN keeps anyway) instead of ``x``, and recomputes ``x`` (an
-elementwise pass) in backward. An FReLU site then keeps as many activation-sized
-tensors as a ReLU site: ``c``, and the output that the next conv keeps.
+elementwise pass) in backward. Where the residual branch ends in a BatchNorm (a
+block's downsample: conv, norm), the Function applies that norm too and keeps its
+input rather than the branch's output, which ReLU's add does not keep. An FReLU site
+then keeps as many activation-sized tensors as a ReLU site: ``c``, and the output
+that the next conv keeps.
 
 Where the tensors are float32 channels-last on the CPU (and the AVX2 build of
 ``csrc/fused_frelu.cpp`` runs), the condition runs in C++ (``_kernel_backward``), its
@@ -388,49 +391,70 @@ def _host_norm_ops(c, identity, weight, bias, padding):
     return dwconv_ops(c, weight, bias, padding, *(() if identity is None else (identity,)))
 
 
-def _host_norm(ctx, c, identity, gamma, beta, recompute=False):
-    """``norm(c) [+ identity]`` for ``_LeanNormFReLU``, a fresh tensor: in the C++ pass
-    (``ctx.norm_ops``, after ``forward_affine``) or by aten; the recompute takes the
-    forward's path with the same statistics, so it is bit-identical."""
-    if ctx.norm_ops is not None:
-        return ctx.norm_ops.norm_affine(c, ctx.norm.scale, ctx.norm.shift, identity)
-    x = ctx.norm.recompute(c, gamma, beta) if recompute else ctx.norm.forward(c, gamma, beta)
+def _host_norm(applied, ops, c, identity, gamma, beta, recompute=False):
+    """``norm(c) [+ identity]`` for ``_LeanNormFReLU`` (``applied``: its
+    ``_AppliedNorm``), a fresh tensor: in the C++ pass (``ops``, after
+    ``forward_affine``) or by aten; the recompute takes the forward's path with the same
+    statistics, so it is bit-identical."""
+    if ops is not None:
+        return ops.norm_affine(c, applied.scale, applied.shift, identity)
+    x = applied.recompute(c, gamma, beta) if recompute else applied.forward(c, gamma, beta)
     return x if identity is None else x.add_(identity)
 
 
+def _residual(ctx, r, gamma, beta, recompute=False):
+    """The residual branch: ``r`` itself, or with ``ctx.rnorm`` (the branch's last
+    module, a BatchNorm) its output ``rnorm(r)``, made here (and again in backward)
+    instead of kept."""
+    if r is None or not ctx.rnorm.present:
+        return r
+    return _host_norm(ctx.rnorm, ctx.norm_ops, r, None, gamma, beta, recompute=recompute)
+
+
 class _LeanNormFReLU(torch.autograd.Function):
-    """``FReLU(BN(c) [+ identity])`` saving ``c`` (and ``identity``), not ``x``."""
+    """``FReLU(BN(c) [+ identity])`` saving ``c`` (and ``identity``), not ``x``; with a
+    residual norm, ``identity = rnorm(r)`` saving ``r`` (which that norm keeps anyway)."""
 
     @staticmethod
-    def forward(ctx, c, identity, n_gamma, n_beta, norm, weight, bias, gamma, beta, fnorm,
-                padding, with_identity):
-        ctx.norm, ctx.fnorm = _AppliedNorm(norm), _AppliedNorm(fnorm)
+    def forward(ctx, c, r, n_gamma, n_beta, r_gamma, r_beta, norm, rnorm, weight, bias,
+                gamma, beta, fnorm, padding, with_identity):
+        ctx.norm, ctx.rnorm, ctx.fnorm = _AppliedNorm(norm), _AppliedNorm(rnorm), \
+            _AppliedNorm(fnorm)
         ctx.padding, ctx.with_identity = padding, with_identity
-        ctx.norm_ops = _host_norm_ops(c, identity, weight, bias, padding)
+        ctx.norm_ops = _host_norm_ops(c, r, weight, bias, padding)
         if ctx.norm_ops is not None:
             ctx.norm.forward_affine(c, n_gamma, n_beta, ctx.norm_ops)
-        x = _host_norm(ctx, c, identity, n_gamma, n_beta)
+            if ctx.rnorm.present:
+                ctx.rnorm.forward_affine(r, r_gamma, r_beta, ctx.norm_ops)
+        x = _host_norm(ctx.norm, ctx.norm_ops, c, _residual(ctx, r, r_gamma, r_beta),
+                       n_gamma, n_beta)
         # x is the norm's fresh output, recomputed in backward: y may overwrite it
         y = _frelu_forward(x, weight, bias, ctx.fnorm, gamma, beta, padding, with_identity,
                            inplace=x is not c)
-        ctx.save_for_backward(c, identity, n_gamma, n_beta, weight, bias, gamma, beta)
+        ctx.save_for_backward(c, r, n_gamma, n_beta, r_gamma, r_beta, weight, bias, gamma,
+                              beta)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        c, identity, n_gamma, n_beta, weight, bias, gamma, beta = ctx.saved_tensors
+        c, r, n_gamma, n_beta, r_gamma, r_beta, weight, bias, gamma, beta = ctx.saved_tensors
         need = ctx.needs_input_grad
         with torch.no_grad():
-            x = _host_norm(ctx, c, identity, n_gamma, n_beta, recompute=True)
+            x = _host_norm(ctx.norm, ctx.norm_ops, c,
+                           _residual(ctx, r, r_gamma, r_beta, recompute=True),
+                           n_gamma, n_beta, recompute=True)
             g_x, g_w, g_b, g_gamma, g_beta = _frelu_backward(
                 g, x, weight, bias, ctx.fnorm, gamma, beta, ctx.padding, ctx.with_identity,
-                (True, need[5], need[6], need[7], need[8]), x_owned=x is not c)
+                (True, need[8], need[9], need[10], need[11]), x_owned=x is not c)
             del x
             g_c, g_ngamma, g_nbeta = ctx.norm.backward(g_x, c, n_gamma, need[0], need[2],
                                                        need[3])
-        g_identity = g_x if identity is not None and need[1] else None
-        return (g_c, g_identity, g_ngamma, g_nbeta, None, g_w, g_b, g_gamma, g_beta,
-                None, None, None)
+            g_r = g_rgamma = g_rbeta = None
+            if r is not None:  # the residual's share is g_x, through its norm if any
+                g_r, g_rgamma, g_rbeta = ctx.rnorm.backward(g_x, r, r_gamma, need[1],
+                                                            need[4], need[5])
+        return (g_c, g_r, g_ngamma, g_nbeta, g_rgamma, g_rbeta, None, None, g_w, g_b,
+                g_gamma, g_beta, None, None, None)
 
 
 def _frelu_params(m: nn.Module):
@@ -456,7 +480,8 @@ def lean_frelu(x: torch.Tensor, m: nn.Module) -> torch.Tensor:
 
 
 def lean_norm_frelu(c: torch.Tensor, norm: _BatchNorm, m: nn.Module,
-                    identity: Optional[torch.Tensor] = None) -> torch.Tensor:
+                    identity: Optional[torch.Tensor] = None,
+                    identity_norm: Optional[_BatchNorm] = None) -> torch.Tensor:
     """``m(norm(c) + identity)`` (no ``identity``: ``m(norm(c))``), keeping ``c``
     instead of ``norm``'s output for backward (see the module docstring).
 
@@ -465,7 +490,14 @@ def lean_norm_frelu(c: torch.Tensor, norm: _BatchNorm, m: nn.Module,
         norm (_BatchNorm): a norm for which ``lean_norm_ok(norm)`` holds.
         m (FReLU): a module for which ``supports_lean(m)`` holds.
         identity (Tensor | None): added after the norm (a residual branch).
+        identity_norm (_BatchNorm | None): the residual branch's last module, for which
+            ``lean_norm_ok`` holds: ``identity`` is then its input, and
+            ``identity_norm(identity)`` is added (and recomputed in backward, keeping
+            ``identity``, as the norm would, instead of its output).
     """
     weight, bias, gamma, beta, fnorm = _frelu_params(m)
-    return _LeanNormFReLU.apply(c, identity, norm.weight, norm.bias, norm, weight, bias,
-                                gamma, beta, fnorm, m.conv.padding, m.with_identity)
+    r_gamma, r_beta = (None, None) if identity_norm is None else \
+        (identity_norm.weight, identity_norm.bias)
+    return _LeanNormFReLU.apply(c, identity, norm.weight, norm.bias, r_gamma, r_beta, norm,
+                                identity_norm, weight, bias, gamma, beta, fnorm,
+                                m.conv.padding, m.with_identity)

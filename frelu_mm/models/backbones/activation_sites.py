@@ -101,8 +101,7 @@ class ActBasicBlockMixin:
             return self.act2(cp.checkpoint(residual_sum, x, use_reentrant=False))
         # norm + activation (+ residual) in one step: a lean FReLU keeps less for backward
         out = norm_act(self.norm1, self.act1, self.conv1(x))
-        identity = x if self.downsample is None else self.downsample(x)
-        return norm_act(self.norm2, self.act2, self.conv2(out), identity)
+        return norm_act(self.norm2, self.act2, self.conv2(out), x, self.downsample)
 
 
 class ActBottleneckMixin:
@@ -151,8 +150,7 @@ class ActBottleneckMixin:
         out = norm_act(self.norm2, self.act2, self.conv2(out))
         if self.with_plugins:
             out = self.forward_plugin(out, self.after_conv2_plugin_names)
-        identity = x if self.downsample is None else self.downsample(x)
-        return norm_act(self.norm3, self.act3, self.conv3(out), identity)
+        return norm_act(self.norm3, self.act3, self.conv3(out), x, self.downsample)
 
 
 class ActResNetMixin:
