@@ -415,7 +415,7 @@ def test_lean_kernel_path_equals_float64_plain(k, channels, identity, bias, mode
     if mode == 'cumulative':
         plain.norm.momentum = None
     for step in range(2):  # two steps: the running statistics move twice; the output
-        # gradient channels-last, then NCHW (laid out again as x in a scratch buffer)
+        # gradient channels-last, then NCHW (laid out again as x)
         xi = x.contiguous(memory_format=CL).requires_grad_()
         y = m(xi)
         grads = torch.autograd.grad(y, [xi] + list(m.parameters()),

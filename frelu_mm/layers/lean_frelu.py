@@ -169,15 +169,17 @@ class _AppliedNorm:
 class _Scratch(threading.local):
     """Activation-sized buffers that the C++ backward reuses from FReLU site to site
     for tensors it reads and drops (the recomputed condition's share, the batch path's
-    norm input gradient, an output gradient laid out again as ``x``), instead of new ones at
-    each site. A new tensor of that size is often fresh memory from the OS, whose first
+    norm input gradient), instead of new ones at each site. A new tensor of that size is often fresh memory from the OS, whose first
     touch page-faults, page by page (measured here: 1-8 us a page, up to 50 ms for a
     ResNet-50 layer1 tensor at b8 224). The backward's sites run from the deepest
     (smallest) to the first: the buffers grow in the first backward to the largest
     site's size and are kept from step to step, as a caching allocator keeps its
-    blocks (``release_scratch`` frees them). One set per thread."""
+    blocks (``release_scratch`` frees them). One set per thread. (An output gradient
+    in another layout, e.g. a stage output's, is laid out again as ``x`` in a new
+    tensor instead: that happens at a few sites a step, and a slot kept for it would
+    hold the largest of them between steps, at the step's peak.)"""
 
-    slots = 3
+    slots = 2
 
     def __init__(self):
         self.flats, self.busy = [None] * self.slots, [False] * self.slots
@@ -291,8 +293,8 @@ def _frelu_backward(g, x, weight, bias, fnorm, gamma, beta, padding, with_identi
     a recompute, free to overwrite once read."""
     ops = _kernel_norm_ops(x, weight, bias, fnorm, padding)
     if g.stride() != x.stride() and g.shape == x.shape:  # e.g. NCHW from a mean's
-        # gradient: laid out as x (in a scratch buffer where the C++ kernels take it)
-        g = (torch.empty_like(x) if ops is None else _scratch.take(x)).copy_(g)
+        # gradient: laid out as x
+        g = torch.empty_like(x).copy_(g)
     if ops is not None and alike(x, g):
         return _kernel_backward(ops, g, x, weight, bias, fnorm, gamma, padding,
                                 with_identity, need, x_owned)
