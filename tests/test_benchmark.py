@@ -97,3 +97,28 @@ def test_ort_section_times_the_default_export(tmp_path):
         for a, b in zip(outs[f'frelu {form}'], outs['frelu max']):
             assert np.abs(a - b).max() <= 1e-5 * max(1, np.abs(b).max())
     assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(outs['frelu add'], outs['relu']))
+
+
+def test_peak_memory_judges_the_fixed_threshold_and_shows_the_default():
+    """The memory section measures every variant under both allocator settings, rounds
+    interleaved, and judges the fixed-threshold medians; the glibc default beside."""
+    from frelu_mm.benchmark.sections import FIXED_MMAP_THRESHOLD, train_peak_memory
+    calls = []
+    values = {('relu', None): [100, 120, 110], ('ours', None): [115, 105, 130],
+              ('naive', None): [150] * 3, ('relu', FIXED_MMAP_THRESHOLD): [90, 90],
+              ('ours', FIXED_MMAP_THRESHOLD): [93, 95],
+              ('naive', FIXED_MMAP_THRESHOLD): [140, 140]}
+
+    def measure(variant, fmt, threshold):
+        calls.append((variant, threshold))
+        return values[variant, threshold][sum(c == (variant, threshold) for c in calls) - 1]
+    peaks, base, ratios = train_peak_memory(measure, torch.channels_last, 5,
+                                            {torch.channels_last: 'channels_last'}.get)
+    assert base == 'relu channels_last'
+    fixed = [(v, FIXED_MMAP_THRESHOLD) for v in ('relu', 'naive', 'ours')]
+    default = [(v, None) for v in ('relu', 'naive', 'ours')]
+    assert calls == fixed * 2 + default * 3  # at most 2 and 3 rounds, interleaved
+    assert peaks['fixed']['ours lean cl'] == 94 and peaks['default']['relu channels_last'] == 110
+    assert ratios['train_peak_memory'] == 94 / 90
+    assert ratios['train_peak_memory (compare)'] == 140 / 90
+    assert ratios['train_peak_memory (glibc default)'] == 115 / 110

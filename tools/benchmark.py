@@ -13,7 +13,8 @@ One run measures on ``ActResNet`` (ResNet-50, batch 8, 224x224 by default):
   detectors): ReLU, naive FReLU, ours (lean backward, channels-last); and ReLU and ours
   with ``norm_eval=False`` (norms on batch statistics), their own ratio;
 * peak training memory: peak RSS (CUDA: peak allocated) of a fresh subprocess per
-  variant, so the peaks do not mix;
+  variant, so the peaks do not mix; with glibc's mmap threshold fixed (the step's
+  live peak, reproducible: the judged ratio) and at glibc's default (beside it);
 * per-layer FReLU timings at the four stage widths;
 
 and prints every ratio to ReLU with its target and its physical floor (FReLU's
@@ -39,8 +40,9 @@ import torch  # noqa: E402
 from frelu_mm.benchmark import (CL, NCHW, export_backbones, layer_timings,  # noqa: E402
                                 make_train, rss_peak)
 from frelu_mm.benchmark.floor import mac_floor  # noqa: E402
-from frelu_mm.benchmark.sections import (BATCH_STATS, TARGETS, ort_inference,  # noqa: E402
-                                         pytorch_inference, relu_baseline, train_step)
+from frelu_mm.benchmark.sections import (BATCH_STATS, FIXED_MMAP_THRESHOLD,  # noqa: E402
+                                         TARGETS, ort_inference, pytorch_inference,
+                                         relu_baseline, train_peak_memory, train_step)
 from frelu_mm.deploy import DEFAULT_FRELU_FORM, FRELU_FORMS  # noqa: E402
 from frelu_mm.layers import fused_kernel  # noqa: E402
 
@@ -50,7 +52,8 @@ TIMED = ('inference', 'ort', 'train')  # the sections --runs repeats in fresh pr
 COMPARE = dict(inference='naive', ort_inference='max form', train_step='naive',
                train_peak_memory='naive')  # train_step_batch_stats: no comparison row
 # further comparisons: ratio key suffixes and labels
-ALSO = dict(ort_inference=[f for f in FRELU_FORMS if f not in (DEFAULT_FRELU_FORM, 'max')])
+ALSO = dict(ort_inference=[f for f in FRELU_FORMS if f not in (DEFAULT_FRELU_FORM, 'max')],
+            train_peak_memory=['glibc default'])
 
 
 def child_peak_memory(args):
@@ -68,15 +71,15 @@ def common_args(args):
             '--device', args.device, '--threads', str(torch.get_num_threads())]
 
 
-def peak_memory(variant, fmt, args):
+def peak_memory(variant, fmt, args, mmap_threshold=None):
+    """The peak memory of a fresh process training ``variant`` (``child_peak_memory``),
+    with glibc's ``MALLOC_MMAP_THRESHOLD_`` set if given."""
     cmd = [sys.executable, osp.abspath(__file__), '--child', f'{variant}:{FORMAT_NAMES[fmt]}',
            *common_args(args)]
     env = dict(os.environ)
-    if args.mmap_threshold:
-        # glibc: serve buffers above this size by mmap and unmap them on free, for
-        # every variant alike (the default dynamic threshold keeps freed buffers in the
-        # heap, which inflates peak RSS by the churn of temporaries)
-        env['MALLOC_MMAP_THRESHOLD_'] = str(args.mmap_threshold)
+    env.pop('MALLOC_MMAP_THRESHOLD_', None)
+    if mmap_threshold:
+        env['MALLOC_MMAP_THRESHOLD_'] = str(mmap_threshold)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])['peak']
 
@@ -145,9 +148,6 @@ def main():
     p.add_argument('--skip', nargs='*', default=[], choices=SECTIONS)
     p.add_argument('--onnx-dir', default=None,
                    help='keep the exported backbones here (reused if they match the settings)')
-    p.add_argument('--mmap-threshold', type=int, default=0,
-                   help='glibc MALLOC_MMAP_THRESHOLD_ for the memory subprocesses '
-                        '(0: allocator default)')
     p.add_argument('--runs', type=int, default=1,
                    help='run the timing sections (inference, ort, train) in this many fresh '
                         'processes and report the median of their ratios')
@@ -214,23 +214,22 @@ def run_sections(args, paths):
         ratios.update(r)
 
     if 'memory' not in args.skip:
+        if args.device.startswith('cuda'):  # peak allocated: no allocator settings
+            measure = lambda v, fmt, threshold: peak_memory(v, fmt, args)  # noqa: E731
+        else:
+            measure = lambda v, fmt, threshold: peak_memory(v, fmt, args, threshold)  # noqa: E731
+        peaks, base_key, r = train_peak_memory(measure, relu_train_fmt, args.runs,
+                                               FORMAT_NAMES.get)
         what = 'peak allocated' if args.device.startswith('cuda') else 'peak RSS'
-        variants = {f'relu {FORMAT_NAMES[relu_train_fmt]}': ('relu', relu_train_fmt),
-                    'naive FReLU nchw': ('naive', NCHW), 'ours lean cl': ('ours', CL)}
-        mem_runs = min(args.runs, 3)  # peak RSS moves less than time: at most 3 each
-        samples = {k: [] for k in variants}
-        for _ in range(mem_runs):  # interleaved, like the timings
-            for k, (variant, fmt) in variants.items():
-                samples[k].append(peak_memory(variant, fmt, args))
-        peaks = {k: statistics.median(v) for k, v in samples.items()}
-        alloc = f', MALLOC_MMAP_THRESHOLD_={args.mmap_threshold}' if args.mmap_threshold else ''
-        runs = f', median of {mem_runs} processes each' if mem_runs > 1 else ''
-        base_key = f'relu {FORMAT_NAMES[relu_train_fmt]}'
-        report(f'training {what} (fresh process per variant, 3 steps; ReLU in its '
-               f'faster training format{alloc}{runs})', peaks, unit='GB', scale=1e-9,
-               base_key=base_key)
-        ratios['train_peak_memory'] = peaks['ours lean cl'] / peaks[base_key]
-        ratios['train_peak_memory (compare)'] = peaks['naive FReLU nchw'] / peaks[base_key]
+        for setting, label in (('fixed', f'MALLOC_MMAP_THRESHOLD_={FIXED_MMAP_THRESHOLD}: '
+                                         'the live peak, judged'),
+                               ('default', "glibc's default allocator: the live peak plus "
+                                           "the heap's churn")):
+            report(f'training {what} (fresh process per variant, 3 steps; ReLU in its '
+                   f'faster training format; {label}; median of '
+                   f'{max(1, min(args.runs, 2 if setting == "fixed" else 3))} processes '
+                   f'each)', peaks[setting], unit='GB', scale=1e-9, base_key=base_key)
+        ratios.update(r)
 
     if 'layers' not in args.skip:
         print('\nper-layer FReLU (ms, median; input batch x width x s x s; ReLU includes a copy '
@@ -261,7 +260,8 @@ def run_sections(args, paths):
             compare = f'; {COMPARE[key]} {ratios[key + " (compare)"]:.2f}x' if key in COMPARE else ''
             for also in ALSO.get(key, ()):
                 if f'{key} ({also})' in ratios:
-                    compare += f'; {also} form {ratios[f"{key} ({also})"]:.3f}x'
+                    what = also if key == 'train_peak_memory' else f'{also} form'
+                    compare += f'; {what} {ratios[f"{key} ({also})"]:.3f}x'
             print(f'  {key:<22} {ratios[key]:6.3f}x  (target <= {target:.2f}x: {ok}; floor '
                   f'{key_floor:.3f}x{compare}{each})')
 
