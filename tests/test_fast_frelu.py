@@ -317,26 +317,32 @@ def test_frelu_sites_keep_no_more_than_relu_sites():
 
 
 def test_downsample_hook_still_sees_its_output():
-    """A hook on a block's downsample (or its norm) keeps the whole branch a module call:
-    the lean Function then takes the branch's output, and the gradients stay the same."""
+    """A hook on a block's downsample (or a backward hook on its norm) keeps the whole
+    branch a module call (the lean Function then takes the branch's output); the
+    gradients stay the same."""
     torch.manual_seed(0)
     model = ActResNet(act_cfg=dict(type='FReLU'), **TINY).double()
     model.train()  # mmdet's ResNet.train() returns None
     block, seen = model.layer1[0], []
     x = torch.randn(2, 8, 8, 8, dtype=torch.float64, requires_grad=True)
     grads = []
-    for hooked in (False, True):
-        handle = block.downsample.register_forward_hook(
-            lambda m, i, o: seen.append(o.shape)) if hooked else None
+    for hooked in (False, 'forward', 'backward'):
+        handle = None
+        if hooked == 'forward':
+            handle = block.downsample.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+        elif hooked == 'backward':
+            handle = block.downsample[-1].register_full_backward_hook(
+                lambda m, gi, go: seen.append(go[0].shape))
         block.zero_grad(set_to_none=True)
         y = block(x)
         assert grad_fn_names(y).count('_LeanNormFReLUBackward') == 3
         grads.append(torch.autograd.grad(y.sin().sum(), [x] + list(block.parameters())))
         if handle is not None:
             handle.remove()
-    assert seen == [torch.Size([2, 16, 8, 8])]
-    for a, b in zip(*grads):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert seen == [torch.Size([2, 16, 8, 8])] * 2
+    for hooked in grads[1:]:
+        for a, b in zip(grads[0], hooked):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 class _SplitSpy:

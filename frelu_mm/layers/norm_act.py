@@ -49,15 +49,19 @@ def norm_act(norm: nn.Module, act: nn.Module, c: torch.Tensor,
 def residual_parts(downsample: Optional[nn.Module], x: Optional[torch.Tensor]):
     """``(r, rnorm)``: a residual branch ``downsample(x)`` run up to its last module
     where that is a BatchNorm the lean Function can apply (``lean_norm_ok``) and
-    neither it nor the branch has hooks: ``r`` its input, ``rnorm`` the norm; else the
-    whole branch's output and None."""
+    neither it nor the branch has hooks (forward or backward, which only a module call
+    runs): ``r`` its input, ``rnorm`` the norm; else the whole branch's output and None."""
     if downsample is None:
         return x, None
     if isinstance(downsample, nn.Sequential) and len(downsample) > 1 \
             and lean_norm_ok(downsample[-1]) \
-            and not any(m._forward_hooks or m._forward_pre_hooks
-                        for m in (downsample, downsample[-1])):
+            and not any(_has_hooks(m) for m in (downsample, downsample[-1])):
         for m in list(downsample)[:-1]:
             x = m(x)
         return x, downsample[-1]
     return downsample(x), None
+
+
+def _has_hooks(m: nn.Module) -> bool:
+    return any(getattr(m, name, None) for name in (
+        '_forward_hooks', '_forward_pre_hooks', '_backward_hooks', '_backward_pre_hooks'))
