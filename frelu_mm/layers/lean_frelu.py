@@ -169,9 +169,10 @@ class _AppliedNorm:
 class _Scratch(threading.local):
     """Activation-sized buffers that the C++ backward reuses from FReLU site to site
     for tensors it reads and drops (the recomputed condition's share, the batch path's
-    norm input gradient), instead of new ones at each site. A new tensor of that size is often fresh memory from the OS, whose first
-    touch page-faults, page by page (measured here: 1-8 us a page, up to 50 ms for a
-    ResNet-50 layer1 tensor at b8 224). The backward's sites run from the deepest
+    norm input gradient), instead of new ones at each site. A new tensor of that size
+    is often fresh memory from the OS, whose first touch page-faults, page by page
+    (measured here: 1-8 us a page, up to 50 ms for a ResNet-50 layer1 tensor at b8
+    224). The backward's sites run from the deepest
     (smallest) to the first: the buffers grow in the first backward to the largest
     site's size and are kept from step to step, as a caching allocator keeps its
     blocks (``release_scratch`` frees them). One set per thread. (An output gradient
