@@ -112,12 +112,13 @@ def test_peak_memory_judges_the_fixed_threshold_and_shows_the_default():
     def measure(variant, fmt, threshold):
         calls.append((variant, threshold))
         return values[variant, threshold][sum(c == (variant, threshold) for c in calls) - 1]
-    peaks, base, ratios = train_peak_memory(measure, torch.channels_last, 5,
-                                            {torch.channels_last: 'channels_last'}.get)
+    peaks, rounds, base, ratios = train_peak_memory(measure, torch.channels_last, 5,
+                                                    {torch.channels_last: 'channels_last'}.get)
     assert base == 'relu channels_last'
     fixed = [(v, FIXED_MMAP_THRESHOLD) for v in ('relu', 'naive', 'ours')]
     default = [(v, None) for v in ('relu', 'naive', 'ours')]
     assert calls == fixed * 2 + default * 3  # at most 2 and 3 rounds, interleaved
+    assert rounds == dict(fixed=2, default=3)
     assert peaks['fixed']['ours lean cl'] == 94 and peaks['default']['relu channels_last'] == 110
     assert ratios['train_peak_memory'] == 94 / 90
     assert ratios['train_peak_memory (compare)'] == 140 / 90

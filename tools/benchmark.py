@@ -40,7 +40,7 @@ import torch  # noqa: E402
 from frelu_mm.benchmark import (CL, NCHW, export_backbones, layer_timings,  # noqa: E402
                                 make_train, rss_peak)
 from frelu_mm.benchmark.floor import mac_floor  # noqa: E402
-from frelu_mm.benchmark.sections import (BATCH_STATS, FIXED_MMAP_THRESHOLD,  # noqa: E402
+from frelu_mm.benchmark.sections import (BATCH_STATS, MEMORY_SETTINGS,  # noqa: E402
                                          TARGETS, ort_inference, pytorch_inference,
                                          relu_baseline, train_peak_memory, train_step)
 from frelu_mm.deploy import DEFAULT_FRELU_FORM, FRELU_FORMS  # noqa: E402
@@ -214,21 +214,16 @@ def run_sections(args, paths):
         ratios.update(r)
 
     if 'memory' not in args.skip:
-        if args.device.startswith('cuda'):  # peak allocated: no allocator settings
-            measure = lambda v, fmt, threshold: peak_memory(v, fmt, args)  # noqa: E731
-        else:
-            measure = lambda v, fmt, threshold: peak_memory(v, fmt, args, threshold)  # noqa: E731
-        peaks, base_key, r = train_peak_memory(measure, relu_train_fmt, args.runs,
-                                               FORMAT_NAMES.get)
-        what = 'peak allocated' if args.device.startswith('cuda') else 'peak RSS'
-        for setting, label in (('fixed', f'MALLOC_MMAP_THRESHOLD_={FIXED_MMAP_THRESHOLD}: '
-                                         'the live peak, judged'),
-                               ('default', "glibc's default allocator: the live peak plus "
-                                           "the heap's churn")):
-            report(f'training {what} (fresh process per variant, 3 steps; ReLU in its '
-                   f'faster training format; {label}; median of '
-                   f'{max(1, min(args.runs, 2 if setting == "fixed" else 3))} processes '
-                   f'each)', peaks[setting], unit='GB', scale=1e-9, base_key=base_key)
+        cuda = args.device.startswith('cuda')  # peak allocated: no allocator settings
+        settings = MEMORY_SETTINGS[:1] if cuda else MEMORY_SETTINGS
+        peaks, rounds, base_key, r = train_peak_memory(
+            lambda v, fmt, threshold: peak_memory(v, fmt, args, None if cuda else threshold),
+            relu_train_fmt, args.runs, FORMAT_NAMES.get, settings)
+        for setting, _, _, label in settings:
+            label = 'peak allocated' if cuda else f'peak RSS; {label}'
+            report(f'training {label} (fresh process per variant, 3 steps; ReLU in its '
+                   f'faster training format; median of {rounds[setting]} processes each)',
+                   peaks[setting], unit='GB', scale=1e-9, base_key=base_key)
         ratios.update(r)
 
     if 'layers' not in args.skip:

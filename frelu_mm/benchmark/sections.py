@@ -75,39 +75,49 @@ def train_step(args) -> Tuple[Dict[str, float], Dict[str, float]]:
 # glibc's mmap threshold for the judged memory reading: its default static value (128
 # KiB), set explicitly so that glibc does not raise it (see ``train_peak_memory``)
 FIXED_MMAP_THRESHOLD = 128 * 1024
+# the memory section's allocator settings: (name, MALLOC_MMAP_THRESHOLD_ or None for
+# glibc's default, most rounds, what the reading is); the first is judged
+MEMORY_SETTINGS = (
+    ('fixed', FIXED_MMAP_THRESHOLD, 2,
+     f'MALLOC_MMAP_THRESHOLD_={FIXED_MMAP_THRESHOLD}: the live peak, judged'),
+    ('default', None, 3, "glibc's default allocator: the live peak plus the heap's churn"))
 
 
 def train_peak_memory(measure: Callable[[str, object, Optional[int]], float], relu_fmt,
-                      runs: int, fmt_name: Callable[[object], str]):
+                      runs: int, fmt_name: Callable[[object], str], settings=MEMORY_SETTINGS):
     """Peak training memory of ReLU (in ``relu_fmt``), the naive FReLU and ours, each
     ``measure(variant, fmt, mmap_threshold)`` (a fresh process's peak), rounds
-    interleaved, medians, under two settings of glibc's allocator:
+    interleaved, medians, under each of ``settings`` (``MEMORY_SETTINGS``: glibc's
+    allocator set two ways):
 
     * ``fixed``: ``MALLOC_MMAP_THRESHOLD_`` = ``FIXED_MMAP_THRESHOLD``: every buffer
       above 128 KiB is its own mapping, returned to the OS when freed, so the peak is
       the step's live memory (reproducible to about 0.1% between processes): the
-      judged ratio, ``train_peak_memory``; ``min(runs, 2)`` rounds;
+      judged ratio, ``train_peak_memory``;
     * ``default``: glibc as it comes (its threshold rises with the buffers freed, and
       freed buffers then stay in the heap): the peak also holds the heap's churn, which
-      moves by about 3% between processes; ``min(runs, 3)`` rounds, the ratio
-      ``train_peak_memory (glibc default)``.
+      moves by about 3% between processes; the ratio ``train_peak_memory (glibc
+      default)``.
 
     Returns:
-        tuple: ``{setting: {row: median bytes}}``, the base row's name, the ratios.
+        tuple: ``{setting: {row: median bytes}}``, ``{setting: rounds}``, the base
+        row's name, the ratios (the first setting's judged).
     """
     variants = {f'relu {fmt_name(relu_fmt)}': ('relu', relu_fmt),
                 'naive FReLU nchw': ('naive', NCHW), 'ours lean cl': ('ours', CL)}
     base = f'relu {fmt_name(relu_fmt)}'
-    peaks = {}
-    for setting, threshold, rounds in (('fixed', FIXED_MMAP_THRESHOLD, min(runs, 2)),
-                                       ('default', None, min(runs, 3))):
+    peaks, rounds = {}, {}
+    for setting, threshold, most, _ in settings:
+        rounds[setting] = max(1, min(runs, most))
         samples = {k: [] for k in variants}
-        for _ in range(max(1, rounds)):
+        for _ in range(rounds[setting]):
             for k, (variant, fmt) in variants.items():
                 samples[k].append(measure(variant, fmt, threshold))
         peaks[setting] = {k: statistics.median(v) for k, v in samples.items()}
-    fixed, default = peaks['fixed'], peaks['default']
-    return peaks, base, {
-        'train_peak_memory': fixed['ours lean cl'] / fixed[base],
-        'train_peak_memory (compare)': fixed['naive FReLU nchw'] / fixed[base],
-        'train_peak_memory (glibc default)': default['ours lean cl'] / default[base]}
+    judged = peaks[settings[0][0]]
+    ratios = {'train_peak_memory': judged['ours lean cl'] / judged[base],
+              'train_peak_memory (compare)': judged['naive FReLU nchw'] / judged[base]}
+    if 'default' in peaks and settings[0][0] != 'default':
+        default = peaks['default']
+        ratios['train_peak_memory (glibc default)'] = default['ours lean cl'] / default[base]
+    return peaks, rounds, base, ratios

@@ -175,10 +175,10 @@ class _Scratch(threading.local):
     224). The backward's sites run from the deepest (smallest) to the first: the
     buffers grow in the first backward to the largest site's size and are kept from
     step to step, as a caching allocator keeps its blocks (``release_scratch`` frees
-    them). One set per thread. (An output gradient
-    in another layout, e.g. a stage output's, is laid out again as ``x`` in a new
-    tensor instead: that happens at a few sites a step, and a slot kept for it would
-    hold the largest of them between steps, at the step's peak.)"""
+    them). One set per thread. (An output gradient in another layout, e.g. a stage
+    output's, is laid out again as ``x`` in a new tensor instead: that happens at a few
+    sites a step, and a slot kept for it would hold the largest of them between steps,
+    at the step's peak.)"""
 
     slots = 2
 
