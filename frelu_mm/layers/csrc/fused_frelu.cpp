@@ -231,11 +231,12 @@ __attribute__((always_inline)) inline void block_inner(
   finish<8, V, M>(win, P, yo, c, C, w, acc);
 }
 
-// T neighbouring inner pixels w0 .. w0 + T - 1 at once, V vectors of L lanes (V * L
+// T neighbouring pixels w0 .. w0 + T - 1 at once, V vectors of L lanes (V * L
 // channels) from c: each input vector loaded serves up to K of the T outputs, and the K weights
 // of a window row stay in registers over the strip (fewer loads per multiply-add, and
-// T * V independent accumulator chains to hide the FMA latency)
-template <int L, int K, int T, int V, int M, bool PF>
+// T * V independent accumulator chains to hide the FMA latency). EDGE: the window may
+// cross the left or right border, whose columns read zeros (the border pixels, one by one).
+template <int L, int K, int T, int V, int M, bool PF, bool EDGE = false>
 __attribute__((always_inline)) inline void strip_inner(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t c,
     int64_t C, int64_t w0) {
@@ -245,16 +246,16 @@ __attribute__((always_inline)) inline void strip_inner(
   for (int t = 0; t < T; ++t)
     for (int j = 0; j < V; ++j) acc[t][j] = *(const VT*)(b + c + L * j);
   const float* wb = wt + (c / CB) * K * K * CB + c % CB;
-  // the next strip's new input pixels: T short streams per row C floats apart, too
-  // many for the hardware prefetcher when they come from memory (PF: long rows);
-  // one prefetch per 64-byte line of the strip's channels
+  // the next strip's new input pixels in the window's last row: T short streams C
+  // floats apart, too many for the hardware prefetcher when they come from memory (PF:
+  // long rows); one prefetch per 64-byte line of the strip's channels. The rows above
+  // were the last rows of the row before (in L2 now): prefetching them too measured
+  // 2-5% slower over a ResNet-50's FReLU sites (docs/performance.md)
   if (PF)
 #pragma GCC unroll 8
-    for (int dy = 0; dy < K; ++dy)
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t)
-        for (int f = 0; f < V * L; f += 16)
-          __builtin_prefetch(win.rp[dy] + (w0 + P + T + t) * C + c + f);
+    for (int t = 0; t < T; ++t)
+      for (int f = 0; f < V * L; f += 16)
+        __builtin_prefetch(win.rp[K - 1] + (w0 + P + T + t) * C + c + f);
   // and the next strip's pixels of the tensors read at the output (kPlusRest, kSplit*)
   if (PF && (M == kPlusRest || M == kSplitZero || M == kSplitX || M == kBnGrad))
 #pragma GCC unroll 8
@@ -272,7 +273,8 @@ __attribute__((always_inline)) inline void strip_inner(
 #pragma GCC unroll 16
     for (int q = 0; q < T + K - 1; ++q) {  // input pixel w0 - P + q
       const float* row = dy == P && q < P ? win.left : win.rp[dy];
-      const float* xi = row + (w0 - P + q) * C + c;
+      const int64_t col = w0 - P + q;
+      const float* xi = EDGE && (col < 0 || col >= win.W) ? win.zeros + c : row + col * C + c;
       for (int j = 0; j < V; ++j) {
         const VT xv = *(const VT*)(xi + L * j);
 #pragma GCC unroll 8
@@ -365,29 +367,35 @@ __attribute__((always_inline)) inline void pixel(
   for (; c < C; ++c) block1<M>(win, wt, b, yo, c, C, w, p, k, dx0, dx1);
 }
 
-// The inner pixels of a row from *w on in strips of T pixels (the border pixels on the
-// left first, one by one), each strip channel block by channel block of V vectors of L
-// lanes (T streams of contiguous channels); *w: the first pixel left. False (nothing done)
-// when C is not a multiple of a block.
+// A row's pixels from *w on: the border pixels one by one (strips of one pixel, EDGE),
+// the inner ones in strips of T pixels, each strip channel block by channel block of V
+// vectors of L lanes (T streams of contiguous channels); *w: W when done. False
+// (nothing done) when C is not a multiple of a block. (The border pixels went through
+// `pixel` before, 8 lanes wide and with a generic tap loop: slower, docs/performance.md.)
 template <int L, int K, int M>
 __attribute__((always_inline)) inline bool strips(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
     int64_t C, int k, int64_t* w) {
   constexpr int T = STRIP_T, V = K >= 5 ? 1 : STRIP_V, B = V * L;
   if (C % B != 0) return false;
-  const int p = k / 2;
-  for (; *w < p && *w < W; ++*w) pixel<K, M>(win, wt, b, yrow, W, C, k, *w);
-  for (; *w + T - 1 + p < W; *w += T)
+  constexpr int P = K / 2;
+  for (; *w < P && *w < W; ++*w)
+    for (int64_t c = 0; c < C; c += B)
+      strip_inner<L, K, 1, V, M, false, true>(win, wt, b, yrow, c, C, *w);
+  for (; *w + T - 1 + P < W; *w += T)
     if (win.prefetch)
       for (int64_t c = 0; c < C; c += B) strip_inner<L, K, T, V, M, true>(win, wt, b, yrow, c, C, *w);
     else
       for (int64_t c = 0; c < C; c += B) strip_inner<L, K, T, V, M, false>(win, wt, b, yrow, c, C, *w);
+  for (; *w < W; ++*w)
+    for (int64_t c = 0; c < C; c += B)
+      strip_inner<L, K, 1, V, M, false, true>(win, wt, b, yrow, c, C, *w);
   return true;
 }
 
-// One output row from its input window (see above) into yrow. With K known: strips
-// (16 lanes wide if WIDE and C allows, else 8), then the pixels left one by one.
-// Otherwise pixel by pixel.
+// One output row from its input window (see above) into yrow. With K known and C a
+// multiple of a block: strips (16 lanes wide if WIDE and C allows, else 8). Otherwise
+// pixel by pixel.
 template <int K, int M, bool WIDE>
 __attribute__((always_inline)) inline void row_impl(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
