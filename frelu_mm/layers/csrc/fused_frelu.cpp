@@ -244,7 +244,7 @@ __attribute__((always_inline)) inline void strip_inner(
   using VT = typename Vec<L>::type;
   constexpr int P = K / 2;
   // 16 lanes (32 registers): the centre pixels' inputs stay in registers from the taps
-  // to the output (8 loads fewer per strip of 4 x 32 channels: 3-4% faster site time)
+  // to the output (8 loads fewer per strip of 4 x 32 channels; docs/performance.md)
   constexpr bool KEEP_X = L == 16;
   VT acc[T][V], xc[T][V];
   for (int t = 0; t < T; ++t)
@@ -382,21 +382,20 @@ __attribute__((always_inline)) inline void pixel(
 template <int L, int K, int M>
 __attribute__((always_inline)) inline bool strips(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
-    int64_t C, int k, int64_t* w) {
+    int64_t C, int64_t* w) {
   constexpr int T = STRIP_T, V = K >= 5 ? 1 : STRIP_V, B = V * L;
   if (C % B != 0) return false;
   constexpr int P = K / 2;
-  for (; *w < P && *w < W; ++*w)
-    for (int64_t c = 0; c < C; c += B)
-      strip_inner<L, K, 1, V, M, false, true>(win, wt, b, yrow, c, C, *w);
+  auto border_pixel = [&](int64_t x) __attribute__((always_inline)) {
+    for (int64_t c = 0; c < C; c += B) strip_inner<L, K, 1, V, M, false, true>(win, wt, b, yrow, c, C, x);
+  };
+  for (; *w < P && *w < W; ++*w) border_pixel(*w);
   for (; *w + T - 1 + P < W; *w += T)
     if (win.prefetch)
       for (int64_t c = 0; c < C; c += B) strip_inner<L, K, T, V, M, true>(win, wt, b, yrow, c, C, *w);
     else
       for (int64_t c = 0; c < C; c += B) strip_inner<L, K, T, V, M, false>(win, wt, b, yrow, c, C, *w);
-  for (; *w < W; ++*w)
-    for (int64_t c = 0; c < C; c += B)
-      strip_inner<L, K, 1, V, M, false, true>(win, wt, b, yrow, c, C, *w);
+  for (; *w < W; ++*w) border_pixel(*w);
   return true;
 }
 
@@ -408,8 +407,8 @@ __attribute__((always_inline)) inline void row_impl(
     const Window& win, const float* wt, const float* b, float* yrow, int64_t W,
     int64_t C, int k) {
   int64_t w = 0;
-  if (K > 0 && !(WIDE && strips<16, K, M>(win, wt, b, yrow, W, C, k, &w)))
-    strips<8, K, M>(win, wt, b, yrow, W, C, k, &w);
+  if (K > 0 && !(WIDE && strips<16, K, M>(win, wt, b, yrow, W, C, &w)))
+    strips<8, K, M>(win, wt, b, yrow, W, C, &w);
   for (; w < W; ++w) pixel<K, M>(win, wt, b, yrow, W, C, k, w);
 }
 
@@ -555,17 +554,18 @@ __attribute__((always_inline)) inline void rows2_impl(
     const Window2& win, const float* wt, const float* b, float* y0, float* y1, int64_t W,
     int64_t C) {
   constexpr int T = STRIP2_T, P = K / 2;
+  auto border_pixel = [&](int64_t x) __attribute__((always_inline)) {
+    for (int64_t c = 0; c < C; c += L) strip2<L, K, 1, M, false, true>(win, wt, b, y0, y1, c, C, x);
+  };
   int64_t w = 0;
-  for (; w < P && w < W; ++w)
-    for (int64_t c = 0; c < C; c += L) strip2<L, K, 1, M, false, true>(win, wt, b, y0, y1, c, C, w);
+  for (; w < P && w < W; ++w) border_pixel(w);
   if (win.prefetch)
     for (; w + T - 1 + P < W; w += T)
       for (int64_t c = 0; c < C; c += L) strip2<L, K, T, M, true>(win, wt, b, y0, y1, c, C, w);
   else
     for (; w + T - 1 + P < W; w += T)
       for (int64_t c = 0; c < C; c += L) strip2<L, K, T, M, false>(win, wt, b, y0, y1, c, C, w);
-  for (; w < W; ++w)
-    for (int64_t c = 0; c < C; c += L) strip2<L, K, 1, M, false, true>(win, wt, b, y0, y1, c, C, w);
+  for (; w < W; ++w) border_pixel(w);
 }
 
 #if FRELU_ISA_BUILDS
