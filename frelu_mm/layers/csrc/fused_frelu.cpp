@@ -97,6 +97,13 @@ __attribute__((always_inline)) inline VT vaffine(VT c, VT s, VT sh) { return c *
 // holds 3 strips and the last one's prefetch falls past the row)
 constexpr int kPrefetchStrips = 6;
 
+// Where the in-place scratch (the ring of saved rows) starts relative to x, in bytes
+// modulo 4 KB: 45 cache lines, an odd number, so that a ring row's lines of a channel
+// block fall in other L1 sets than x's for C = 128 to 1024 (measured on the 39 FReLU
+// sites of a ResNet-50 at b8: time over relu_ 10.9 and 8.5 ms where the ring sat at
+// x's offset took 13.3 and 10.5 ms; docs/performance.md)
+constexpr uintptr_t kRingSkew = 2880;
+
 // The input rows of one output row h. rp[dy] is input row h + dy - p of the same
 // image, or a row of zeros where that row lies outside the image (the zero padding).
 // When writing in place, the output row overwrites its own input row rp[p] pixel by
@@ -747,8 +754,13 @@ void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::T
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), R));
   const int64_t per = (R + chunks - 1) / chunks;
   const int64_t slot = (3 * p + 2) * rs;  // before (p), after (p), ring (p + 2) rows
-  auto scratch = at::empty({chunks * slot}, x.options().memory_format(at::MemoryFormat::Contiguous));
+  // The scratch starts kRingSkew bytes past x modulo 4 KB (1024 floats of slack): rows of
+  // C = 256, 512, 1024 channels-last floats are multiples of 4 KB, so a ring row at x's
+  // address modulo 4 KB would put each channel block's lines of both in the same L1 sets
+  auto scratch = at::empty({chunks * slot + 1024},
+                           x.options().memory_format(at::MemoryFormat::Contiguous));
   float* sp = scratch.data_ptr<float>();
+  sp += ((kRingSkew - ((uintptr_t)sp - (uintptr_t)xp)) & 4095) / sizeof(float);
   auto bounds = [&](int64_t i, int64_t* r0, int64_t* r1) {
     *r0 = std::min(R, i * per);
     *r1 = std::min(R, *r0 + per);
