@@ -8,18 +8,21 @@ activations) writes ``y`` over ``x``, like ``ReLU(inplace=True)``. It is compile
 extensions directory, ``TORCH_EXTENSIONS_DIR``, under a name of its own per checkout:
 torch rebuilds a cached extension whose source path changed, so two checkouts sharing
 one name would rebuild it for each other in turn); if the build fails, ``load_kernel``
-returns None once and for all and FReLU keeps its eager path. The kernel is only
+returns None once and for all and FReLU keeps its eager path (with a warning where a
+stopped build left its lock behind: ``build_lock``). The kernel is only
 used where its AVX2+FMA build runs (GCC >= 12, an x86-64-v3 CPU): its baseline
 build is correct but slower than PyTorch's own ops. On a CPU with AVX-512 (x86-64-v4)
 its rows run 16 lanes wide (``describe`` says which build runs).
 """
 import hashlib
 import os.path as osp
+import warnings
 
 import torch
 import torch.nn as nn
 
 from ..compat import is_compiling
+from . import build_lock
 
 SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'fused_frelu.cpp')
 # with the lean training path's one-pass conv backward and its per-channel norm
@@ -47,6 +50,7 @@ def load_kernel(raise_errors: bool = False):
     _tried = True
     try:
         from torch.utils.cpp_extension import load
+        build_lock.wait_for_build_lock(build_lock.build_directory(BUILD_NAME))
         load(name=BUILD_NAME, sources=SOURCES,
              extra_cflags=['-O3', '-fopenmp'], extra_ldflags=['-fopenmp'],
              is_python_module=False, verbose=False)
@@ -56,6 +60,8 @@ def load_kernel(raise_errors: bool = False):
         build_error = e
         if raise_errors:
             raise
+        if isinstance(e, build_lock.StaleBuildLock):  # the user can fix this one
+            warnings.warn(f'{e}; FReLU runs its eager path until then', stacklevel=2)
     return _kernel
 
 
