@@ -503,7 +503,7 @@ struct Window2 {
 
 constexpr int STRIP2_T = 4;
 
-template <int L, int K, int T, int M, bool PF, bool EDGE = false>
+template <int L, int K, int T, int M, bool INPLACE, bool PF, bool EDGE = false>
 __attribute__((always_inline)) inline void strip2(
     const Window2& win, const float* wt, const float* b, float* y0, float* y1, int64_t c,
     int64_t C, int64_t w0) {
@@ -530,8 +530,8 @@ __attribute__((always_inline)) inline void strip2(
 #pragma GCC unroll 16
     for (int q = 0; q < T + K - 1; ++q) {  // input pixel w0 - P + q of input row i
       const int64_t col = w0 - P + q;
-      const float* row = win.save[0] && q < P && (i == P || i == P + 1) ? win.save[i - P]
-                                                                         : win.rp[i];
+      const float* row = INPLACE && q < P && (i == P || i == P + 1) ? win.save[i - P]
+                                                                      : win.rp[i];
       const VT xv = *(const VT*)(EDGE && (col < 0 || col >= win.W) ? win.zeros + c
                                                                    : row + col * C + c);
       if (i == P && q >= P && q < P + T) x0[q - P] = xv;
@@ -546,7 +546,7 @@ __attribute__((always_inline)) inline void strip2(
   }
   for (int t = 0; t < T; ++t) {
     const int64_t o = (w0 + t) * C + c;
-    if (win.save[0]) {
+    if (INPLACE) {
       *(VT*)(win.save[0] + o) = x0[t];
       *(VT*)(win.save[1] + o) = x1[t];
     }
@@ -556,22 +556,22 @@ __attribute__((always_inline)) inline void strip2(
 }
 
 // The two rows, strip by strip as `strips` walks one (border pixels as strips of one)
-template <int L, int K, int M>
+template <int L, int K, int M, bool INPLACE>
 __attribute__((always_inline)) inline void rows2_impl(
     const Window2& win, const float* wt, const float* b, float* y0, float* y1, int64_t W,
     int64_t C) {
   constexpr int T = STRIP2_T, P = K / 2;
   auto border_pixel = [&](int64_t x) __attribute__((always_inline)) {
-    for (int64_t c = 0; c < C; c += L) strip2<L, K, 1, M, false, true>(win, wt, b, y0, y1, c, C, x);
+    for (int64_t c = 0; c < C; c += L) strip2<L, K, 1, M, INPLACE, false, true>(win, wt, b, y0, y1, c, C, x);
   };
   int64_t w = 0;
   for (; w < P && w < W; ++w) border_pixel(w);
   if (win.prefetch)
     for (; w + T - 1 + P < W; w += T)
-      for (int64_t c = 0; c < C; c += L) strip2<L, K, T, M, true>(win, wt, b, y0, y1, c, C, w);
+      for (int64_t c = 0; c < C; c += L) strip2<L, K, T, M, INPLACE, true>(win, wt, b, y0, y1, c, C, w);
   else
     for (; w + T - 1 + P < W; w += T)
-      for (int64_t c = 0; c < C; c += L) strip2<L, K, T, M, false>(win, wt, b, y0, y1, c, C, w);
+      for (int64_t c = 0; c < C; c += L) strip2<L, K, T, M, INPLACE, false>(win, wt, b, y0, y1, c, C, w);
   for (; w < W; ++w) border_pixel(w);
 }
 
@@ -579,10 +579,13 @@ __attribute__((always_inline)) inline void rows2_impl(
 FRELU_WIDE
 void rows2_wide(const Window2& win, const float* wt, const float* b, float* y0, float* y1,
                 int64_t W, int64_t C, int mode) {
+  const bool inplace = win.save[0] != nullptr;
   if (mode == kMaxX)
-    rows2_impl<16, 3, kMaxX>(win, wt, b, y0, y1, W, C);
+    inplace ? rows2_impl<16, 3, kMaxX, true>(win, wt, b, y0, y1, W, C)
+            : rows2_impl<16, 3, kMaxX, false>(win, wt, b, y0, y1, W, C);
   else
-    rows2_impl<16, 3, kMaxZero>(win, wt, b, y0, y1, W, C);
+    inplace ? rows2_impl<16, 3, kMaxZero, true>(win, wt, b, y0, y1, W, C)
+            : rows2_impl<16, 3, kMaxZero, false>(win, wt, b, y0, y1, W, C);
 }
 #endif
 
@@ -593,6 +596,12 @@ bool rows2_fit(int64_t C, int k, int mode) {
 #else
   return false;
 #endif
+}
+
+// Whether output row r (at row h of its image) starts a pair: rows go in pairs here
+// (pairs: rows2_fit), and its next row is in the same chunk [., r1) and image
+inline bool pair_starts(bool pairs, int64_t r, int64_t r1, int64_t h, int64_t H) {
+  return pairs && r + 1 < r1 && h + 1 < H;
 }
 
 // Output rows r and r + 1 (one image, rp / save set) into y0 / y1
@@ -629,7 +638,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
   const bool pairs = rows2_fit(C, k, mode);
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
-    if (pairs && r + 1 < r1 && h + 1 < H) {  // rows r and r + 1 at once
+    if (pair_starts(pairs, r, r1, h, H)) {  // rows r and r + 1 at once
       Window2 w2{{}, {nullptr, nullptr}, zeros, W, prefetch};
       for (int i = 0; i <= k; ++i)
         w2.rp[i] = inside(h + i - p, H) ? x + (r + i - p) * rs : zeros;
@@ -675,7 +684,7 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
   const bool pairs = rows2_fit(C, k, mode);
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
-    if (pairs && r + 1 < r1 && h + 1 < H) {  // rows r and r + 1 at once
+    if (pair_starts(pairs, r, r1, h, H)) {  // rows r and r + 1 at once
       Window2 w2{{}, {ring + (r % ring_rows) * rs, ring + ((r + 1) % ring_rows) * rs},
                  zeros, W, prefetch};
       for (int i = 0; i <= k; ++i) w2.rp[i] = input(r + i - p, h + i - p, r);
@@ -754,9 +763,8 @@ void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::T
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), R));
   const int64_t per = (R + chunks - 1) / chunks;
   const int64_t slot = (3 * p + 2) * rs;  // before (p), after (p), ring (p + 2) rows
-  // The scratch starts kRingSkew bytes past x modulo 4 KB (1024 floats of slack): rows of
-  // C = 256, 512, 1024 channels-last floats are multiples of 4 KB, so a ring row at x's
-  // address modulo 4 KB would put each channel block's lines of both in the same L1 sets
+  // The scratch starts kRingSkew bytes past x modulo 4 KB (why: at kRingSkew); 1024
+  // floats of slack for the shift
   auto scratch = at::empty({chunks * slot + 1024},
                            x.options().memory_format(at::MemoryFormat::Contiguous));
   float* sp = scratch.data_ptr<float>();
