@@ -519,12 +519,15 @@ __attribute__((always_inline)) inline void strip2(
   VT a0[T], a1[T], x0[T], x1[T];
   for (int t = 0; t < T; ++t) a0[t] = a1[t] = bias;
   // the next strip's pixels of the two input rows new to this pair (the rows above
-  // were read by the pair before: in L2); measured faster than the last row alone
+  // were read by the pair before: in L2); measured faster than the last row alone.
+  // Into L2, not L1 (locality 2): the line is read C / L strips later, and for wide
+  // rows L1 has turned over by then (measured faster: docs/performance.md)
   if (PF)
 #pragma GCC unroll 8
     for (int i = K - 1; i <= K; ++i)
 #pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) __builtin_prefetch(win.rp[i] + (w0 + P + T + t) * C + c);
+      for (int t = 0; t < T; ++t)
+        __builtin_prefetch(win.rp[i] + (w0 + P + T + t) * C + c, 0, 2);
 #pragma GCC unroll 8
   for (int i = 0; i <= K; ++i) {
 #pragma GCC unroll 16
