@@ -3,17 +3,21 @@
 ``torch.utils.cpp_extension.load`` takes a lock file, ``<build directory>/lock``, while
 it compiles and removes it when done. A process killed during the build (Ctrl-C, a
 job's time limit) leaves the file behind, and every later ``load`` of that extension
-then waits on it forever. ``wait_for_build_lock`` waits while a live build holds the
-lock and raises ``StaleBuildLock``, naming the file to remove, once no process is
-building there any more.
+then waits on it for ever. ``wait_for_build_lock`` waits while a build may still hold
+the lock, warns with the fix once no process on this machine builds there, and raises
+``StaleBuildLock`` once the directory has also stayed unchanged for ``quiet_s``.
 
-A build is live while some process works in the build directory (torch runs ninja
-and the compilers there); on Linux that is read from ``/proc/<pid>/cwd``. Elsewhere
-liveness cannot be seen, and this waits as torch would.
+A build on this machine is seen from ``/proc/<pid>/cwd`` (torch runs ninja and the
+compilers in the build directory). A build on another machine sharing the directory
+(a home on a network file system) cannot be seen; it writes the directory's files as
+each source compiles, so a directory quiet for ``quiet_s`` (15 minutes; the whole
+build takes about 8 on 2 cores) has no build left. Without ``/proc`` this waits as
+torch does.
 """
 import os
 import os.path as osp
 import time
+import warnings
 
 LOCK_NAME = 'lock'  # torch's FileBaton in the build directory
 
@@ -29,8 +33,8 @@ def build_directory(name: str) -> str:
 
 
 def building_in(directory: str):
-    """Whether a process works in ``directory`` (or below it); None where that cannot
-    be read (no ``/proc``)."""
+    """Whether a process on this machine works in ``directory`` (or below it); None
+    where that cannot be read (no ``/proc``)."""
     if not osp.isdir('/proc/self'):
         return None
     directory = osp.realpath(directory)
@@ -46,31 +50,51 @@ def building_in(directory: str):
     return False
 
 
-def is_stale(directory: str, grace_s: float = 60.0) -> bool:
-    """Whether ``directory``'s lock exists, is older than ``grace_s`` (torch writes the
-    ninja file before ninja starts) and no process builds there."""
-    lock = osp.join(directory, LOCK_NAME)
-    try:
-        age = time.time() - os.stat(lock).st_mtime
-    except FileNotFoundError:
+def quiet_for(directory: str) -> float:
+    """Seconds since anything in ``directory`` (its entries, not below) last changed."""
+    times = [os.stat(directory).st_mtime]
+    for entry in os.scandir(directory):
+        try:
+            times.append(entry.stat(follow_symlinks=False).st_mtime)
+        except FileNotFoundError:  # removed meanwhile
+            pass
+    return time.time() - max(times)
+
+
+def lock_message(lock: str) -> str:
+    return (f'the FReLU kernel build is locked by {lock}, and no process on this machine '
+            f'is building there: a build was stopped. Remove the lock and run again: '
+            f'rm {lock}')
+
+
+def is_stale(directory: str, quiet_s: float = 900.0) -> bool:
+    """Whether ``directory`` holds a lock, no process here builds there, and nothing in
+    it changed for ``quiet_s`` seconds."""
+    if not osp.exists(osp.join(directory, LOCK_NAME)):
         return False
-    return age >= grace_s and building_in(directory) is False
+    return building_in(directory) is False and quiet_for(directory) >= quiet_s
 
 
-def wait_for_build_lock(directory: str, grace_s: float = 60.0, poll_s: float = 1.0) -> None:
+def wait_for_build_lock(directory: str, quiet_s: float = 900.0, warn_s: float = 60.0,
+                        poll_s: float = 1.0) -> None:
     """Return once ``directory`` holds no lock (a live build finished); raise
-    ``StaleBuildLock`` if the lock outlives every build.
+    ``StaleBuildLock`` if the lock is stale (``is_stale``).
 
     Args:
         directory (str): the extension's build directory.
-        grace_s (float): a lock younger than this is taken as live.
+        quiet_s (float): how long the directory stays unchanged before a lock that no
+            process here holds counts as stale.
+        warn_s (float): after this many seconds of such a lock, warn (once) with the fix.
         poll_s (float): seconds between looks.
     """
     lock = osp.join(directory, LOCK_NAME)
+    warned = False
     while osp.exists(lock):
-        if is_stale(directory, grace_s):
-            raise StaleBuildLock(
-                f'the FReLU kernel build is locked by {lock}, left by a build that was '
-                f'stopped (no process is building there). Remove it and run again: '
-                f'rm {lock}')
+        if is_stale(directory, quiet_s):
+            raise StaleBuildLock(lock_message(lock))
+        if not warned and building_in(directory) is False and quiet_for(directory) >= warn_s:
+            warnings.warn(f'{lock_message(lock)} (unless a build on another machine shares '
+                          f'this directory; waiting until it has been unchanged for '
+                          f'{quiet_s / 60:.0f} minutes)', stacklevel=3)
+            warned = True
         time.sleep(poll_s)
