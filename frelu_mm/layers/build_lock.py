@@ -67,12 +67,19 @@ def lock_message(lock: str) -> str:
             f'rm {lock}')
 
 
+def unowned_for(directory: str):
+    """Seconds ``directory`` has been unchanged while no process here builds there;
+    None while one does (or where that cannot be seen)."""
+    return quiet_for(directory) if building_in(directory) is False else None
+
+
 def is_stale(directory: str, quiet_s: float = 900.0) -> bool:
     """Whether ``directory`` holds a lock, no process here builds there, and nothing in
     it changed for ``quiet_s`` seconds."""
     if not osp.exists(osp.join(directory, LOCK_NAME)):
         return False
-    return building_in(directory) is False and quiet_for(directory) >= quiet_s
+    unowned = unowned_for(directory)
+    return unowned is not None and unowned >= quiet_s
 
 
 def wait_for_build_lock(directory: str, quiet_s: float = 900.0, warn_s: float = 60.0,
@@ -90,9 +97,10 @@ def wait_for_build_lock(directory: str, quiet_s: float = 900.0, warn_s: float = 
     lock = osp.join(directory, LOCK_NAME)
     warned = False
     while osp.exists(lock):
-        if is_stale(directory, quiet_s):
+        unowned = unowned_for(directory)  # one look at /proc and the directory per poll
+        if unowned is not None and unowned >= quiet_s:
             raise StaleBuildLock(lock_message(lock))
-        if not warned and building_in(directory) is False and quiet_for(directory) >= warn_s:
+        if unowned is not None and unowned >= warn_s and not warned:
             warnings.warn(f'{lock_message(lock)} (unless a build on another machine shares '
                           f'this directory; waiting until it has been unchanged for '
                           f'{quiet_s / 60:.0f} minutes)', stacklevel=3)
