@@ -148,15 +148,17 @@ def test_inplace_kernel_overwrites_input_with_the_output(k, with_identity, threa
 @pytest.mark.parametrize('inplace', [False, True])
 @pytest.mark.parametrize('with_identity', [True, False])
 @pytest.mark.parametrize('threads', [1, 2, 3])
-def test_rows_in_pairs_and_single_rows(inplace, with_identity, threads):
-    """k = 3 on channels in blocks of 16 (the wide build runs two output rows at once):
-    odd and even heights (a row left over after the pairs), pairs cut by the threads'
-    chunk borders, rows narrower than a strip and long prefetched ones."""
+def test_rows_in_groups_and_single_rows(inplace, with_identity, threads):
+    """k = 3 on channels in blocks of 16 (the wide build runs two or three output rows
+    at once): heights of single rows, pairs, triples and their mixes (5: a triple and a
+    pair; 4: two pairs; 7: a triple and two pairs), groups cut by the threads' chunk
+    borders, rows narrower than a strip and long prefetched ones."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         for i, shape in enumerate([(3, 32, 2, 9), (2, 16, 3, 1), (1, 48, 5, 30),
-                                   (3, 64, 7, 4), (2, 32, 1, 6), (5, 16, 4, 13)]):
+                                   (3, 64, 7, 4), (2, 32, 1, 6), (5, 16, 4, 13),
+                                   (2, 16, 6, 11), (2, 32, 9, 7)]):
             m = fused(shape[1], 3, with_identity, seed=i, inplace=inplace)
             x = torch.randn(shape, generator=torch.Generator().manual_seed(i)).contiguous(
                 memory_format=CL)

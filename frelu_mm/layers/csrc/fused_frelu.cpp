@@ -485,27 +485,32 @@ void row(const Window& win, const float* wt, const float* b, float* yrow, int64_
   row_narrow(win, wt, b, yrow, W, C, k, mode);
 }
 
-// --- Two output rows at once (k = 3, FReLU's inference modes, 16 lanes) ---
-// Output rows r and r + 1 of one image from their K + 1 input rows, rp[i] = input row
-// r - P + i: each input vector loaded serves both output rows, and all K * K weights
-// of a 16-channel block stay in registers over the strip (per output vector 4.25
-// loads instead of 7: 2 x 4 pixels x 16 channels, 8 accumulators, 9 weights, the 8
-// centre inputs; 26 of the 32 zmm registers). In place, rows r and r + 1 (i = P,
-// P + 1) are overwritten as the strips go: their columns left of a strip come from
-// save[0] / save[1], where each pixel was saved before its output replaced it.
-struct Window2 {
-  const float* rp[MAXK + 1];
-  float* save[2];  // null out of place
+// --- Output rows in groups of two or three (k = 3, FReLU's inference modes, 16 lanes) ---
+// Output rows r .. r + R - 1 of one image from their K + R - 1 input rows, rp[i] = input
+// row r - P + i: each input vector loaded serves every output row it reaches, and all
+// K * K weights of a 16-channel block stay in registers over the strip. Pairs (R = 2)
+// run strips of 4 pixels: per output vector 3 loads, 8 accumulators, 9 weights, the 8
+// centre inputs (26 of the 32 zmm registers); triples (R = 3) strips of 3: 2.8 loads,
+// 9 + 9 + 9 registers, and one row in three saved whole in place (below; measured
+// 0.5-1.0 ms less a ResNet-50 forward than pairs alone). In place, rows r .. r + R - 1 (i = P .. P + R - 1) are
+// overwritten as the strips go: their columns left of a strip come from save[g], where
+// each pixel was saved before its output replaced it.
+constexpr int kMaxGroup = 3;
+struct GroupWindow {
+  const float* rp[MAXK + kMaxGroup - 1];
+  float* save[kMaxGroup];  // null out of place
   const float* zeros;  // at least C zeros: the columns left and right of the image
   int64_t W;
   bool prefetch;
 };
 
-constexpr int STRIP2_T = 4;
+// pixels per strip of a group of R rows (registers: R * T accumulators and centre inputs)
+template <int R>
+constexpr int group_strip_pixels() { return R == 3 ? 3 : 4; }
 
-template <int L, int K, int T, int M, bool INPLACE, bool PF, bool EDGE = false>
-__attribute__((always_inline)) inline void strip2(
-    const Window2& win, const float* wt, const float* b, float* y0, float* y1, int64_t c,
+template <int L, int K, int R, int T, int M, bool INPLACE, bool PF, bool EDGE = false>
+__attribute__((always_inline)) inline void group_strip(
+    const GroupWindow& win, const float* wt, const float* b, float* const* y, int64_t c,
     int64_t C, int64_t w0) {
   using VT = typename Vec<L>::type;
   constexpr int P = K / 2;
@@ -516,87 +521,89 @@ __attribute__((always_inline)) inline void strip2(
 #pragma GCC unroll 8
     for (int dx = 0; dx < K; ++dx) wr[dy][dx] = *(const VT*)(wb + (dy * K + dx) * CB);
   const VT bias = *(const VT*)(b + c);
-  VT a0[T], a1[T], x0[T], x1[T];
-  for (int t = 0; t < T; ++t) a0[t] = a1[t] = bias;
-  // the next strip's pixels of the two input rows new to this pair (the rows above
-  // were read by the pair before: in L2); measured faster than the last row alone.
+  VT a[R][T], xs[R][T];
+#pragma GCC unroll 4
+  for (int g = 0; g < R; ++g)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) a[g][t] = bias;
+  // the next strip's pixels of the R input rows new to this group (the rows above
+  // were read by the group before: in L2); measured faster than the last row alone.
   // Into L2, not L1 (locality 2): the line is read C / L strips later, and for wide
   // rows L1 has turned over by then (measured faster: docs/performance.md)
   if (PF)
 #pragma GCC unroll 8
-    for (int i = K - 1; i <= K; ++i)
+    for (int i = K - 1; i <= K + R - 2; ++i)
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t)
         __builtin_prefetch(win.rp[i] + (w0 + P + T + t) * C + c, 0, 2);
 #pragma GCC unroll 8
-  for (int i = 0; i <= K; ++i) {
+  for (int i = 0; i < K + R - 1; ++i) {
 #pragma GCC unroll 16
     for (int q = 0; q < T + K - 1; ++q) {  // input pixel w0 - P + q of input row i
       const int64_t col = w0 - P + q;
-      const float* row = INPLACE && q < P && (i == P || i == P + 1) ? win.save[i - P]
-                                                                      : win.rp[i];
+      const bool centre = i >= P && i < P + R;  // an input row that an output overwrites
+      const float* row = INPLACE && q < P && centre ? win.save[i - P] : win.rp[i];
       const VT xv = *(const VT*)(EDGE && (col < 0 || col >= win.W) ? win.zeros + c
                                                                    : row + col * C + c);
-      if (i == P && q >= P && q < P + T) x0[q - P] = xv;
-      if (i == P + 1 && q >= P && q < P + T) x1[q - P] = xv;
+      if (centre && q >= P && q < P + T) xs[i - P][q - P] = xv;
 #pragma GCC unroll 8
       for (int dx = 0; dx < K; ++dx)
-        if (q - dx >= 0 && q - dx < T) {
-          if (i < K) a0[q - dx] += wr[i][dx] * xv;  // output row r: tap row i
-          if (i > 0) a1[q - dx] += wr[i - 1][dx] * xv;  // output row r + 1: tap row i - 1
-        }
+        if (q - dx >= 0 && q - dx < T)
+#pragma GCC unroll 4
+          for (int g = 0; g < R; ++g)  // output row r + g: tap row i - g
+            if (i - g >= 0 && i - g < K) a[g][q - dx] += wr[i - g][dx] * xv;
     }
   }
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) {
     const int64_t o = (w0 + t) * C + c;
-    if (INPLACE) {
-      // The next pair reads input rows from r + 2 - P on: at P = 1, the first row's
-      // saved pixels serve only as the next strip's left neighbours, its last P
+#pragma GCC unroll 4
+    for (int g = 0; g < R; ++g) {
+      // The next group reads input rows from r + R - P on: the rows above those need
+      // their saved pixels only as the next strip's left neighbours, its last P
       // (measured: 1.2-2.0 ms less a ResNet-50 forward than saving all T)
-      if (P > 1 || t >= T - P) *(VT*)(win.save[0] + o) = x0[t];
-      *(VT*)(win.save[1] + o) = x1[t];
+      if (INPLACE && (g >= R - P || t >= T - P)) *(VT*)(win.save[g] + o) = xs[g][t];
+      *(VT*)(y[g] + o) = vcombine(xs[g][t], a[g][t], M);
     }
-    *(VT*)(y0 + o) = vcombine(x0[t], a0[t], M);
-    *(VT*)(y1 + o) = vcombine(x1[t], a1[t], M);
   }
 }
 
-// The two rows, strip by strip as `strips` walks one (border pixels as strips of one)
-template <int L, int K, int M, bool INPLACE>
-__attribute__((always_inline)) inline void rows2_impl(
-    const Window2& win, const float* wt, const float* b, float* y0, float* y1, int64_t W,
+// The group's rows, strip by strip as `strips` walks one (border pixels as strips of one)
+template <int L, int K, int R, int M, bool INPLACE>
+__attribute__((always_inline)) inline void group_rows_impl(
+    const GroupWindow& win, const float* wt, const float* b, float* const* y, int64_t W,
     int64_t C) {
-  constexpr int T = STRIP2_T, P = K / 2;
+  constexpr int T = group_strip_pixels<R>(), P = K / 2;
   auto border_pixel = [&](int64_t x) __attribute__((always_inline)) {
-    for (int64_t c = 0; c < C; c += L) strip2<L, K, 1, M, INPLACE, false, true>(win, wt, b, y0, y1, c, C, x);
+    for (int64_t c = 0; c < C; c += L) group_strip<L, K, R, 1, M, INPLACE, false, true>(win, wt, b, y, c, C, x);
   };
   int64_t w = 0;
   for (; w < P && w < W; ++w) border_pixel(w);
   if (win.prefetch)
     for (; w + T - 1 + P < W; w += T)
-      for (int64_t c = 0; c < C; c += L) strip2<L, K, T, M, INPLACE, true>(win, wt, b, y0, y1, c, C, w);
+      for (int64_t c = 0; c < C; c += L) group_strip<L, K, R, T, M, INPLACE, true>(win, wt, b, y, c, C, w);
   else
     for (; w + T - 1 + P < W; w += T)
-      for (int64_t c = 0; c < C; c += L) strip2<L, K, T, M, INPLACE, false>(win, wt, b, y0, y1, c, C, w);
+      for (int64_t c = 0; c < C; c += L) group_strip<L, K, R, T, M, INPLACE, false>(win, wt, b, y, c, C, w);
   for (; w < W; ++w) border_pixel(w);
 }
 
 #if FRELU_ISA_BUILDS
-FRELU_WIDE
-void rows2_wide(const Window2& win, const float* wt, const float* b, float* y0, float* y1,
-                int64_t W, int64_t C, int mode) {
+template <int R>
+FRELU_WIDE void group_rows_wide(const GroupWindow& win, const float* wt, const float* b,
+                           float* const* y, int64_t W, int64_t C, int mode) {
   const bool inplace = win.save[0] != nullptr;
   if (mode == kMaxX)
-    inplace ? rows2_impl<16, 3, kMaxX, true>(win, wt, b, y0, y1, W, C)
-            : rows2_impl<16, 3, kMaxX, false>(win, wt, b, y0, y1, W, C);
+    inplace ? group_rows_impl<16, 3, R, kMaxX, true>(win, wt, b, y, W, C)
+            : group_rows_impl<16, 3, R, kMaxX, false>(win, wt, b, y, W, C);
   else
-    inplace ? rows2_impl<16, 3, kMaxZero, true>(win, wt, b, y0, y1, W, C)
-            : rows2_impl<16, 3, kMaxZero, false>(win, wt, b, y0, y1, W, C);
+    inplace ? group_rows_impl<16, 3, R, kMaxZero, true>(win, wt, b, y, W, C)
+            : group_rows_impl<16, 3, R, kMaxZero, false>(win, wt, b, y, W, C);
 }
 #endif
 
-// Whether rows go in pairs (rows2): FReLU's inference modes at k = 3 on the wide build
-bool rows2_fit(int64_t C, int k, int mode) {
+// Whether rows go in groups (rows_in_group): FReLU's inference modes at k = 3 on the wide build
+bool groups_fit(int64_t C, int k, int mode) {
 #if FRELU_ISA_BUILDS
   return g_wide && k == 3 && C % 16 == 0 && (mode == kMaxX || mode == kMaxZero);
 #else
@@ -604,17 +611,20 @@ bool rows2_fit(int64_t C, int k, int mode) {
 #endif
 }
 
-// Whether output row r (at row h of its image) starts a pair: rows go in pairs here
-// (pairs: rows2_fit), and its next row is in the same chunk [., r1) and image
-inline bool pair_starts(bool pairs, int64_t r, int64_t r1, int64_t h, int64_t H) {
-  return pairs && r + 1 < r1 && h + 1 < H;
+// How many output rows from row r (at row h of its image) go together: rows go in
+// groups here (groups: groups_fit), of three while three or five and more rows of its
+// chunk [., r1) and image are left, four as two pairs, two as a pair; else one.
+inline int group_size(bool groups, int64_t r, int64_t r1, int64_t h, int64_t H) {
+  const int64_t left = std::min(r1 - r, H - h);
+  if (!groups || left < 2) return 1;
+  return left == 2 || left == 4 ? 2 : 3;
 }
 
-// Output rows r and r + 1 (one image, rp / save set) into y0 / y1
-void rows2(const Window2& win, const float* wt, const float* b, float* y0, float* y1,
-           int64_t W, int64_t C, int mode) {
+// Output rows r .. r + n - 1 (n = 2 or 3; one image, rp / save set) into y[0 .. n - 1]
+void rows_in_group(const GroupWindow& win, const float* wt, const float* b,
+                   float* const* y, int64_t W, int64_t C, int mode, int n) {
 #if FRELU_ISA_BUILDS
-  rows2_wide(win, wt, b, y0, y1, W, C, mode);
+  n == 3 ? group_rows_wide<3>(win, wt, b, y, W, C, mode) : group_rows_wide<2>(win, wt, b, y, W, C, mode);
 #endif
 }
 
@@ -641,15 +651,17 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
   win.s = ex.s, win.sh = ex.sh, win.sd = ex.sd;
   double* acc = ex.sums ? ex.sums + at::get_thread_num() * 2 * C : nullptr;
   if (acc) win.s0 = part, win.s1 = part + C;
-  const bool pairs = rows2_fit(C, k, mode);
+  const bool groups = groups_fit(C, k, mode);
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
-    if (pair_starts(pairs, r, r1, h, H)) {  // rows r and r + 1 at once
-      Window2 w2{{}, {nullptr, nullptr}, zeros, W, prefetch};
-      for (int i = 0; i <= k; ++i)
+    if (const int n = group_size(groups, r, r1, h, H); n > 1) {  // rows r .. r + n - 1
+      GroupWindow w2{{}, {}, zeros, W, prefetch};
+      float* yg[kMaxGroup];
+      for (int i = 0; i < k + n - 1; ++i)
         w2.rp[i] = inside(h + i - p, H) ? x + (r + i - p) * rs : zeros;
-      rows2(w2, wt, b, y + r * rs, y + (r + 1) * rs, W, C, mode);
-      ++r;
+      for (int g = 0; g < n; ++g) yg[g] = y + (r + g) * rs;
+      rows_in_group(w2, wt, b, yg, W, C, mode, n);
+      r += n - 1;
       continue;
     }
     for (int dy = 0; dy < k; ++dy)
@@ -666,18 +678,17 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
 
 // In place: output rows [r0, r1) overwrite x's. An output row needs its input rows
 // r - p .. r + p as they were: each row of this chunk is saved, pixel by pixel, into
-// a ring of p + 2 rows as its output overwrites it (see Window; a pair of rows,
-// rows2, saves its second row, and of its first only what its next strip reads:
-// strip2); rows of the neighbouring
-// chunks (which other threads overwrite) were copied into `before` / `after`
-// beforehand.
+// a ring of p + 3 rows as its output overwrites it (see Window; a group of rows,
+// rows_in_group, saves its last row, and of the others only what its next strip
+// reads: group_strip); rows of the neighbouring chunks (which other threads overwrite)
+// were copied into `before` / `after` beforehand.
 void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
                   int64_t W, int64_t C, int k, int mode, int64_t r0, int64_t r1,
                   const float* before, const float* after, float* ring, const float* zeros,
                   bool prefetch, const Extra& ex) {
   const int p = k / 2;
   const int64_t rs = W * C;
-  const int64_t ring_rows = p + 2;
+  const int64_t ring_rows = p + kMaxGroup;  // the rows above a group, and the group's
   // input row j, at row hj of its image, as output rows from r on read it
   auto input = [&](int64_t j, int64_t hj, int64_t r) -> const float* {
     if (!inside(hj, H)) return zeros;
@@ -688,15 +699,19 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
   };
   Window win(zeros, W, prefetch);
   win.s = ex.s, win.sh = ex.sh, win.sd = ex.sd;
-  const bool pairs = rows2_fit(C, k, mode);
+  const bool groups = groups_fit(C, k, mode);
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
-    if (pair_starts(pairs, r, r1, h, H)) {  // rows r and r + 1 at once
-      Window2 w2{{}, {ring + (r % ring_rows) * rs, ring + ((r + 1) % ring_rows) * rs},
-                 zeros, W, prefetch};
-      for (int i = 0; i <= k; ++i) w2.rp[i] = input(r + i - p, h + i - p, r);
-      rows2(w2, wt, b, x + r * rs, x + (r + 1) * rs, W, C, mode);
-      ++r;
+    if (const int n = group_size(groups, r, r1, h, H); n > 1) {  // rows r .. r + n - 1
+      GroupWindow w2{{}, {}, zeros, W, prefetch};
+      float* yg[kMaxGroup];
+      for (int i = 0; i < k + n - 1; ++i) w2.rp[i] = input(r + i - p, h + i - p, r);
+      for (int g = 0; g < n; ++g) {
+        w2.save[g] = ring + ((r + g) % ring_rows) * rs;
+        yg[g] = x + (r + g) * rs;
+      }
+      rows_in_group(w2, wt, b, yg, W, C, mode, n);
+      r += n - 1;
       continue;
     }
     for (int dy = 0; dy < k; ++dy) win.rp[dy] = input(r + dy - p, h + dy - p, r);
@@ -769,7 +784,7 @@ void dwconv_rows_into(const at::Tensor& x, const at::Tensor& weight, const at::T
   float* xp = x.data_ptr<float>();
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), R));
   const int64_t per = (R + chunks - 1) / chunks;
-  const int64_t slot = (3 * p + 2) * rs;  // before (p), after (p), ring (p + 2) rows
+  const int64_t slot = (3 * p + kMaxGroup) * rs;  // before (p), after (p), ring rows
   // The scratch starts kRingSkew bytes past x modulo 4 KB (why: at kRingSkew); 1024
   // floats of slack for the shift
   auto scratch = at::empty({chunks * slot + 1024},
