@@ -489,12 +489,12 @@ void row(const Window& win, const float* wt, const float* b, float* yrow, int64_
 // Output rows r .. r + R - 1 of one image from their K + R - 1 input rows, rp[i] = input
 // row r - P + i: each input vector loaded serves every output row it reaches, and all
 // K * K weights of a 16-channel block stay in registers over the strip. Pairs (R = 2)
-// run strips of 4 pixels: per output vector 3 loads, 8 accumulators, 9 weights, the 8
-// centre inputs (26 of the 32 zmm registers); triples (R = 3) strips of 3: 2.8 loads,
+// run strips of 4 pixels: per output vector 3 input loads, 8 accumulators, 9 weights,
+// the 8 centre inputs (26 of the 32 zmm registers); triples (R = 3) strips of 3: 2.8,
 // 9 + 9 + 9 registers, and one row in three saved whole in place (below; measured
-// 0.5-1.0 ms less a ResNet-50 forward than pairs alone). In place, rows r .. r + R - 1 (i = P .. P + R - 1) are
-// overwritten as the strips go: their columns left of a strip come from save[g], where
-// each pixel was saved before its output replaced it.
+// 0.5-1.0 ms less a ResNet-50 forward than pairs alone). In place, rows r .. r + R - 1
+// (i = P .. P + R - 1) are overwritten as the strips go: their columns left of a strip
+// come from save[g], where each pixel was saved before its output replaced it.
 constexpr int kMaxGroup = 3;
 struct GroupWindow {
   const float* rp[MAXK + kMaxGroup - 1];
