@@ -152,13 +152,18 @@ def test_rows_in_groups_and_single_rows(inplace, with_identity, threads):
     """k = 3 on channels in blocks of 16 (the wide build runs two or three output rows
     at once): heights of single rows, pairs, triples and their mixes (5: a triple and a
     pair; 4: two pairs; 7: a triple and two pairs), groups cut by the threads' chunk
-    borders, rows narrower than a strip and long prefetched ones."""
+    borders, rows narrower than a strip and long prefetched ones; widths that leave
+    1 to 4 pixels for the strip at the right edge (triples: strips of 3 pixels, pairs:
+    of 4), and the narrowest rows with edge strips (5 for triples, 6 for pairs) or
+    without (4 and 5)."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         for i, shape in enumerate([(3, 32, 2, 9), (2, 16, 3, 1), (1, 48, 5, 30),
                                    (3, 64, 7, 4), (2, 32, 1, 6), (5, 16, 4, 13),
-                                   (2, 16, 6, 11), (2, 32, 9, 7)]):
+                                   (2, 16, 6, 11), (2, 32, 9, 7), (2, 16, 2, 7),
+                                   (1, 32, 4, 8), (2, 16, 3, 5), (1, 16, 2, 6),
+                                   (1, 16, 2, 5)]):
             m = fused(shape[1], 3, with_identity, seed=i, inplace=inplace)
             x = torch.randn(shape, generator=torch.Generator().manual_seed(i)).contiguous(
                 memory_format=CL)

@@ -509,7 +509,14 @@ struct GroupWindow {
 template <int R>
 constexpr int group_strip_pixels() { return R == 3 ? 3 : 4; }
 
-template <int L, int K, int R, int T, int M, bool INPLACE, bool PF, bool EDGE = false>
+// EDGE: a border pixel (T = 1) whose window may cross the left or right border (checked
+// per column). SIDE: a strip at the image's left edge (kLeftEdge: w0 = 0) or ending at
+// its right edge (kRightEdge: w0 + T = W), whose columns outside read zeros, known at
+// compile time.
+enum StripSide { kInner = 0, kLeftEdge = 1, kRightEdge = 2 };
+
+template <int L, int K, int R, int T, int M, bool INPLACE, bool PF, bool EDGE = false,
+          int SIDE = kInner>
 __attribute__((always_inline)) inline void group_strip(
     const GroupWindow& win, const float* wt, const float* b, float* const* y, int64_t c,
     int64_t C, int64_t w0) {
@@ -544,8 +551,10 @@ __attribute__((always_inline)) inline void group_strip(
       const int64_t col = w0 - P + q;
       const bool centre = i >= P && i < P + R;  // an input row that an output overwrites
       const float* row = INPLACE && q < P && centre ? win.save[i - P] : win.rp[i];
-      const VT xv = *(const VT*)(EDGE && (col < 0 || col >= win.W) ? win.zeros + c
-                                                                   : row + col * C + c);
+      const bool outside = (SIDE == kLeftEdge && q < P) || (SIDE == kRightEdge && q >= T + P);
+      const VT xv = outside ? VT{}
+                            : *(const VT*)(EDGE && (col < 0 || col >= win.W) ? win.zeros + c
+                                                                             : row + col * C + c);
       if (centre && q >= P && q < P + T) xs[i - P][q - P] = xv;
 #pragma GCC unroll 8
       for (int dx = 0; dx < K; ++dx)
@@ -569,7 +578,22 @@ __attribute__((always_inline)) inline void group_strip(
   }
 }
 
-// The group's rows, strip by strip as `strips` walks one (border pixels as strips of one)
+// A group's last n pixels (1 <= n <= NMAX), from w0 to the image's right edge, as one
+// strip of n pixels
+template <int L, int K, int R, int NMAX, int M, bool INPLACE>
+__attribute__((always_inline)) inline void right_edge_strip(
+    const GroupWindow& win, const float* wt, const float* b, float* const* y, int64_t C,
+    int64_t w0, int n) {
+  if constexpr (NMAX > 1)
+    if (n < NMAX) return right_edge_strip<L, K, R, NMAX - 1, M, INPLACE>(win, wt, b, y, C, w0, n);
+  for (int64_t c = 0; c < C; c += L)
+    group_strip<L, K, R, NMAX, M, INPLACE, false, false, kRightEdge>(win, wt, b, y, c, C, w0);
+}
+
+// The group's rows, strip by strip: a strip of T pixels at the left edge, inner strips,
+// the pixels left at the right edge as one strip (rows narrower than T + P + 1: pixel by
+// pixel at the borders, EDGE). Border strips instead of border pixels one by one:
+// measured faster (docs/performance.md, "Border strips").
 template <int L, int K, int R, int M, bool INPLACE>
 __attribute__((always_inline)) inline void group_rows_impl(
     const GroupWindow& win, const float* wt, const float* b, float* const* y, int64_t W,
@@ -579,13 +603,25 @@ __attribute__((always_inline)) inline void group_rows_impl(
     for (int64_t c = 0; c < C; c += L) group_strip<L, K, R, 1, M, INPLACE, false, true>(win, wt, b, y, c, C, x);
   };
   int64_t w = 0;
-  for (; w < P && w < W; ++w) border_pixel(w);
+  const bool edge_strips = W >= T + P + 1;
+  if (edge_strips) {
+    for (int64_t c = 0; c < C; c += L)
+      group_strip<L, K, R, T, M, INPLACE, false, false, kLeftEdge>(win, wt, b, y, c, C, 0);
+    w = T;
+  } else {
+    for (; w < P && w < W; ++w) border_pixel(w);
+  }
   if (win.prefetch)
     for (; w + T - 1 + P < W; w += T)
       for (int64_t c = 0; c < C; c += L) group_strip<L, K, R, T, M, INPLACE, true>(win, wt, b, y, c, C, w);
   else
     for (; w + T - 1 + P < W; w += T)
       for (int64_t c = 0; c < C; c += L) group_strip<L, K, R, T, M, INPLACE, false>(win, wt, b, y, c, C, w);
+  if (edge_strips && w < W) {
+    static_assert(K / 2 == 1, "edge strips: the remainder is at most T pixels for P = 1");
+    right_edge_strip<L, K, R, T, M, INPLACE>(win, wt, b, y, C, w, (int)(W - w));
+    return;
+  }
   for (; w < W; ++w) border_pixel(w);
 }
 
