@@ -592,8 +592,9 @@ __attribute__((always_inline)) inline void right_edge_strip(
 
 // The group's rows, strip by strip: a strip of T pixels at the left edge, inner strips,
 // the pixels left at the right edge as one strip (rows narrower than T + P + 1: pixel by
-// pixel at the borders, EDGE). Border strips instead of border pixels one by one:
-// measured faster (docs/performance.md, "Border strips").
+// pixel at the borders, EDGE). Edge strips instead of border pixels one by one:
+// measured faster at widths 14 and 28 (docs/performance.md, "Scratch kept between
+// calls; edge strips").
 template <int L, int K, int R, int M, bool INPLACE>
 __attribute__((always_inline)) inline void group_rows_impl(
     const GroupWindow& win, const float* wt, const float* b, float* const* y, int64_t W,
