@@ -59,12 +59,14 @@ def test_ours_inference_runs_the_fused_in_place_kernel(monkeypatch):
 def test_runs_in_fresh_processes_reports_each_run():
     done = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'), '--depth', '18', '--batch', '2',
-         '--size', '32', '--repeats', '1', '--warmup', '0', '--runs', '2',
+         '--size', '32', '--repeats', '1', '--inference-repeats', '2', '--warmup', '0',
+         '--runs', '2',
          '--skip', 'memory', 'layers'], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert out.count('exporting the ONNX backbones') == 1  # once, for every run
     assert out.count('(fresh process) ---') == 2
+    assert out.count('median of 1 (PyTorch inference: of 2)') == 3  # the runs get the rounds
     assert 'ONNX Runtime' in out
     from frelu_mm.layers import fused_kernel
     assert f'FReLU kernel: {fused_kernel.describe()}\n' in out  # the build that ran

@@ -21,7 +21,7 @@ and prints every ratio to ReLU with its target and its physical floor (FReLU's
 multiply-adds over ReLU's). The measuring lives in ``frelu_mm.benchmark``.
 
     python tools/benchmark.py --runs 5              # the documented figures
-    python tools/benchmark.py --batch 2 --size 112 --repeats 3   # a quick look
+    python tools/benchmark.py --batch 2 --size 112 --repeats 3 --inference-repeats 3   # a quick look
 """
 import argparse
 import json
@@ -114,6 +114,7 @@ def timing_in_fresh_processes(args, sections):
             out = osp.join(tmp, 'ratios.json')
             cmd = [sys.executable, osp.abspath(__file__), '--skip', *skip, *common_args(args),
                    '--repeats', str(args.repeats), '--warmup', str(args.warmup),
+                   '--inference-repeats', str(args.inference_repeats),
                    '--ratios-out', out]
             if args.onnx_dir:
                 cmd += ['--onnx-dir', args.onnx_dir]
@@ -140,6 +141,8 @@ def main():
     p.add_argument('--size', type=int, default=224)
     p.add_argument('--depth', type=int, default=50)
     p.add_argument('--repeats', type=int, default=8, help='timed runs per variant (median)')
+    p.add_argument('--inference-repeats', type=int, default=24,
+                   help='timed runs per variant in the PyTorch inference section (median)')
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--layer-repeats', type=int, default=7)
     p.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
@@ -165,7 +168,8 @@ def main():
 
     print(f'torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, '
           f'ResNet-{args.depth} (ActResNet, FReLU at all 3 sites of layer1-3), '
-          f'batch {args.batch}, {args.size}x{args.size}, median of {args.repeats}')
+          f'batch {args.batch}, {args.size}x{args.size}, median of {args.repeats} '
+          f'(PyTorch inference: of {args.inference_repeats})')
     print('memory format: relu = the faster of nchw / channels_last (both timed); '
           'naive = nchw; ours = channels_last')
     print(f'FReLU kernel: {fused_kernel.describe()}')

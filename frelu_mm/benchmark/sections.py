@@ -21,13 +21,15 @@ def relu_baseline(med: Dict[str, float]) -> str:
 
 
 def pytorch_inference(args) -> Tuple[Dict[str, float], Dict[str, float]]:
-    """ReLU (NCHW, channels-last), naive FReLU (NCHW), ours (fused, channels-last)."""
+    """ReLU (NCHW, channels-last), naive FReLU (NCHW), ours (fused, channels-last),
+    ``args.inference_repeats`` rounds: a forward is short and the machine's speed moves
+    from one to the next, so this section takes more rounds than the others."""
     med = interleaved_medians({
         'relu nchw': make_inference('relu', NCHW, args),
         'relu channels_last': make_inference('relu', CL, args),
         'naive FReLU nchw': make_inference('naive', NCHW, args),
         'ours fused cl': make_inference('ours', CL, args),
-    }, args.repeats, args.warmup)
+    }, args.inference_repeats, args.warmup)
     base = med[relu_baseline(med)]
     return med, {'inference': med['ours fused cl'] / base,
                  'inference (compare)': med['naive FReLU nchw'] / base}
