@@ -150,12 +150,13 @@ def test_inplace_kernel_overwrites_input_with_the_output(k, with_identity, threa
 @pytest.mark.parametrize('threads', [1, 2, 3])
 def test_rows_in_groups_and_single_rows(inplace, with_identity, threads):
     """k = 3 on channels in blocks of 16 (the wide build runs two or three output rows
-    at once): heights of single rows, pairs, triples and their mixes (5: a triple and a
-    pair; 4: two pairs; 7: a triple and two pairs), groups cut by the threads' chunk
-    borders, rows narrower than a strip and long prefetched ones; widths that leave
-    1 to 4 pixels for the strip at the right edge (triples: strips of 3 pixels, pairs:
-    of 4), and the narrowest rows with edge strips (5 for triples, 6 for pairs) or
-    without (4 and 5)."""
+    at once) or of 8 (the 8-lane rows, on AVX2, in groups too): heights of single rows,
+    pairs, triples and their mixes (5: a triple and a pair; 4: two pairs; 7: a triple and
+    two pairs), groups cut by the threads' chunk borders, rows narrower than a strip and
+    long prefetched ones; widths that leave 1 to 4 pixels for the strip at the right edge
+    (16 lanes: triples in strips of 3 pixels, pairs of 4; 8 lanes: strips of 2), and the
+    narrowest rows with edge strips (16 lanes: 5 for triples, 6 for pairs; 8 lanes: 4) or
+    without (4 and 5; 8 lanes: 3)."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -163,7 +164,8 @@ def test_rows_in_groups_and_single_rows(inplace, with_identity, threads):
                                    (3, 64, 7, 4), (2, 32, 1, 6), (5, 16, 4, 13),
                                    (2, 16, 6, 11), (2, 32, 9, 7), (2, 16, 2, 7),
                                    (1, 32, 4, 8), (2, 16, 3, 5), (1, 16, 2, 6),
-                                   (1, 16, 2, 5)]):
+                                   (1, 16, 2, 5), (2, 8, 5, 3), (1, 24, 3, 4),
+                                   (3, 8, 4, 5), (1, 40, 7, 10)]):
             m = fused(shape[1], 3, with_identity, seed=i, inplace=inplace)
             x = torch.randn(shape, generator=torch.Generator().manual_seed(i)).contiguous(
                 memory_format=CL)

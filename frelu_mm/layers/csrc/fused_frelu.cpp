@@ -465,6 +465,16 @@ void row_wide(const Window& win, const float* wt, const float* b, float* yrow, i
 }
 #endif
 
+// Whether the CPU runs the AVX2+FMA clone (x86-64-v3) of the row code
+bool cpu_has_avx2() {
+#if FRELU_ISA_BUILDS
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("x86-64-v3");
+#else
+  return false;
+#endif
+}
+
 bool cpu_has_wide() {
 #if FRELU_ISA_BUILDS
   __builtin_cpu_init();
@@ -486,13 +496,13 @@ void row(const Window& win, const float* wt, const float* b, float* yrow, int64_
   row_narrow(win, wt, b, yrow, W, C, k, mode);
 }
 
-// --- Output rows in groups of two or three (k = 3, FReLU's inference modes, 16 lanes) ---
+// --- Output rows in groups of two or three (k = 3, FReLU's inference modes) ---
 // Output rows r .. r + R - 1 of one image from their K + R - 1 input rows, rp[i] = input
 // row r - P + i: each input vector loaded serves every output row it reaches, and all
 // K * K weights of a 16-channel block stay in registers over the strip. Pairs (R = 2)
-// run strips of 4 pixels: per output vector 3 input loads, 8 accumulators, 9 weights,
-// the 8 centre inputs (26 of the 32 zmm registers); triples (R = 3) strips of 3: 2.8,
-// 9 + 9 + 9 registers, and one row in three saved whole in place (below; measured
+// run strips of 4 pixels 16 lanes wide: per output vector 3 input loads, 8 accumulators,
+// 9 weights, the 8 centre inputs (26 of the 32 zmm registers); triples (R = 3) strips of
+// 3: 2.8, 9 + 9 + 9 registers (8 lanes wide, on AVX2: strips of 2, group_strip_pixels), and one row in three saved whole in place (below; measured
 // 0.5-1.0 ms less a ResNet-50 forward than pairs alone). In place, rows r .. r + R - 1
 // (i = P .. P + R - 1) are overwritten as the strips go: their columns left of a strip
 // come from save[g], where each pixel was saved before its output replaced it.
@@ -505,9 +515,14 @@ struct GroupWindow {
   bool prefetch;
 };
 
-// pixels per strip of a group of R rows (registers: R * T accumulators and centre inputs)
-template <int R>
-constexpr int group_strip_pixels() { return R == 3 ? 3 : 4; }
+// Pixels per strip of a group of R rows, L lanes wide (registers: R * T accumulators and
+// centre inputs besides the 9 weights). The 8-lane groups (AVX2: 16 registers) run strips
+// of 2 pixels, pairs and triples alike: measured on the 39 FReLU sites of a ResNet-50 at
+// b8 224 on an AVX2 machine, ms over relu_ a forward, single rows against groups (two
+// runs): 13.4 -> 9.2, 20.1 -> 13.5 (strips of 1 pixel for triples, or pairs alone: no
+// faster; pairs alone with strips of 3 or 4 pixels: slower; docs/performance.md)
+template <int L, int R>
+constexpr int group_strip_pixels() { return L == 8 ? 2 : R == 3 ? 3 : 4; }
 
 // EDGE: a border pixel (T = 1) whose window may cross the left or right border (checked
 // per column). SIDE: a strip at the image's left edge (kLeftEdge: w0 = 0) or ending at
@@ -595,11 +610,11 @@ __attribute__((always_inline)) inline void right_edge_strip(
 // pixel at the borders, EDGE). Edge strips instead of border pixels one by one:
 // measured faster at widths 14 and 28 (docs/performance.md, "Scratch kept between
 // calls; edge strips").
-template <int L, int K, int R, int M, bool INPLACE>
+template <int L, int K, int R, int T, int M, bool INPLACE>
 __attribute__((always_inline)) inline void group_rows_impl(
     const GroupWindow& win, const float* wt, const float* b, float* const* y, int64_t W,
     int64_t C) {
-  constexpr int T = group_strip_pixels<R>(), P = K / 2;
+  constexpr int P = K / 2;
   auto border_pixel = [&](int64_t x) __attribute__((always_inline)) {
     for (int64_t c = 0; c < C; c += L) group_strip<L, K, R, 1, M, INPLACE, false, true>(win, wt, b, y, c, C, x);
   };
@@ -626,24 +641,45 @@ __attribute__((always_inline)) inline void group_rows_impl(
   for (; w < W; ++w) border_pixel(w);
 }
 
+// The group's rows in FReLU's two inference modes, in place or not, L lanes wide
+template <int L, int R>
+__attribute__((always_inline)) inline void group_rows_modes(
+    const GroupWindow& win, const float* wt, const float* b, float* const* y, int64_t W,
+    int64_t C, int mode) {
+  constexpr int T = group_strip_pixels<L, R>();
+  const bool inplace = win.save[0] != nullptr;
+  if (mode == kMaxX)
+    inplace ? group_rows_impl<L, 3, R, T, kMaxX, true>(win, wt, b, y, W, C)
+            : group_rows_impl<L, 3, R, T, kMaxX, false>(win, wt, b, y, W, C);
+  else
+    inplace ? group_rows_impl<L, 3, R, T, kMaxZero, true>(win, wt, b, y, W, C)
+            : group_rows_impl<L, 3, R, T, kMaxZero, false>(win, wt, b, y, W, C);
+}
+
 #if FRELU_ISA_BUILDS
 template <int R>
 FRELU_WIDE void group_rows_wide(const GroupWindow& win, const float* wt, const float* b,
-                           float* const* y, int64_t W, int64_t C, int mode) {
-  const bool inplace = win.save[0] != nullptr;
-  if (mode == kMaxX)
-    inplace ? group_rows_impl<16, 3, R, kMaxX, true>(win, wt, b, y, W, C)
-            : group_rows_impl<16, 3, R, kMaxX, false>(win, wt, b, y, W, C);
-  else
-    inplace ? group_rows_impl<16, 3, R, kMaxZero, true>(win, wt, b, y, W, C)
-            : group_rows_impl<16, 3, R, kMaxZero, false>(win, wt, b, y, W, C);
+                                float* const* y, int64_t W, int64_t C, int mode) {
+  group_rows_modes<16, R>(win, wt, b, y, W, C, mode);
+}
+
+template <int R>
+FRELU_NARROW void group_rows_narrow(const GroupWindow& win, const float* wt, const float* b,
+                                    float* const* y, int64_t W, int64_t C, int mode) {
+  group_rows_modes<8, R>(win, wt, b, y, W, C, mode);
 }
 #endif
 
-// Whether rows go in groups (rows_in_group): FReLU's inference modes at k = 3 on the wide build
+// Whether the 8-lane groups can run here: the AVX2+FMA build (where the CPU lacks it,
+// the baseline rows go one by one)
+const bool g_narrow_groups = cpu_has_avx2();
+
+// Whether rows go in groups (rows_in_group): FReLU's inference modes at k = 3, channels
+// in whole vectors of the rows' width (16 lanes on the wide build, else 8 on AVX2)
 bool groups_fit(int64_t C, int k, int mode) {
 #if FRELU_ISA_BUILDS
-  return g_wide && k == 3 && C % 16 == 0 && (mode == kMaxX || mode == kMaxZero);
+  if (!g_wide && !g_narrow_groups) return false;
+  return k == 3 && C % (g_wide ? 16 : 8) == 0 && (mode == kMaxX || mode == kMaxZero);
 #else
   return false;
 #endif
@@ -662,7 +698,10 @@ inline int group_size(bool groups, int64_t r, int64_t r1, int64_t h, int64_t H) 
 void rows_in_group(const GroupWindow& win, const float* wt, const float* b,
                    float* const* y, int64_t W, int64_t C, int mode, int n) {
 #if FRELU_ISA_BUILDS
-  n == 3 ? group_rows_wide<3>(win, wt, b, y, W, C, mode) : group_rows_wide<2>(win, wt, b, y, W, C, mode);
+  if (g_wide)
+    n == 3 ? group_rows_wide<3>(win, wt, b, y, W, C, mode) : group_rows_wide<2>(win, wt, b, y, W, C, mode);
+  else
+    n == 3 ? group_rows_narrow<3>(win, wt, b, y, W, C, mode) : group_rows_narrow<2>(win, wt, b, y, W, C, mode);
 #endif
 }
 
@@ -1445,14 +1484,7 @@ bool set_wide_rows(bool enable) {
 
 // Whether the AVX2+FMA clone runs on this CPU (the baseline one is correct but
 // slower than PyTorch's eager ops).
-bool fast_path() {
-#if FRELU_ISA_BUILDS
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("x86-64-v3");
-#else
-  return false;
-#endif
-}
+bool fast_path() { return cpu_has_avx2(); }
 
 // torch.ops.frelu_mm.* (no pybind11: a much shorter build)
 TORCH_LIBRARY(frelu_mm, m) {

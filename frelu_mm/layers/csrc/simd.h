@@ -8,10 +8,12 @@
 // chosen by the CPU's features when the library is loaded; and an AVX-512 build of it
 // (FRELU_WIDE) whose strips run 16 lanes wide, used where the CPU has AVX-512
 // (measured on the FReLU sites of a ResNet-50's layer1-3 at b8 224, in place: the
-// time over ReLU's relu_ 9.1-10.5 ms -> 7.0-7.4 ms)
+// time over ReLU's relu_ 9.1-10.5 ms -> 7.0-7.4 ms). FRELU_NARROW: the AVX2+FMA build
+// of code that runs only where the CPU has it (fused_frelu.cpp's groups of rows).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define FRELU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #define FRELU_WIDE __attribute__((target("arch=x86-64-v4")))
+#define FRELU_NARROW __attribute__((target("arch=x86-64-v3")))
 #define FRELU_ISA_BUILDS 1
 #else
 #define FRELU_CLONES
