@@ -8,7 +8,9 @@ from typing import Callable, Dict
 def interleaved_medians(runs: Dict[str, Callable[[], None]], repeats: int,
                         warmup: int) -> Dict[str, float]:
     """Median seconds of each callable, run round-robin ``repeats`` times; each round
-    starts one variant later, so that none always runs after the same other one.
+    starts one variant later, so that none always runs first (the cyclic order stays:
+    each variant follows the same other one; measured, the predecessor moved a
+    forward's time no more than the noise: docs/performance.md).
 
     Args:
         runs (dict): name -> callable timed as one unit.
