@@ -502,8 +502,9 @@ void row(const Window& win, const float* wt, const float* b, float* yrow, int64_
 // K * K weights of a 16-channel block stay in registers over the strip. Pairs (R = 2)
 // run strips of 4 pixels 16 lanes wide: per output vector 3 input loads, 8 accumulators,
 // 9 weights, the 8 centre inputs (26 of the 32 zmm registers); triples (R = 3) strips of
-// 3: 2.8, 9 + 9 + 9 registers (8 lanes wide, on AVX2: strips of 2, group_strip_pixels), and one row in three saved whole in place (below; measured
-// 0.5-1.0 ms less a ResNet-50 forward than pairs alone). In place, rows r .. r + R - 1
+// 3: 2.8, 9 + 9 + 9 registers, and one row in three saved whole in place (below; measured
+// 0.5-1.0 ms less a ResNet-50 forward than pairs alone). 8 lanes wide (AVX2): strips of
+// 2 pixels (group_strip_pixels). In place, rows r .. r + R - 1
 // (i = P .. P + R - 1) are overwritten as the strips go: their columns left of a strip
 // come from save[g], where each pixel was saved before its output replaced it.
 constexpr int kMaxGroup = 3;
