@@ -125,3 +125,29 @@ def test_peak_memory_judges_the_fixed_threshold_and_shows_the_default():
     assert ratios['train_peak_memory'] == 94 / 90
     assert ratios['train_peak_memory (compare)'] == 140 / 90
     assert ratios['train_peak_memory (glibc default)'] == 115 / 110
+
+
+def test_interleaved_medians_vary_the_order_and_take_each_median(monkeypatch):
+    """Every variant runs once a round, the rounds in varied (seeded) orders: no variant
+    always first or always after the same one; each median is of its own timed runs."""
+    from frelu_mm.benchmark import timing
+    clock, log = [0.0], []
+    base = dict(a=10.0, b=20.0, c=30.0, d=40.0)
+
+    def make(k):
+        def run():  # the n-th call of k takes base[k] + n seconds on the fake clock
+            clock[0] += base[k] + log.count(k)
+            log.append(k)
+        return run
+    monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock[0])
+    med = timing.interleaved_medians({k: make(k) for k in base}, repeats=8, warmup=1, seed=3)
+    # warm-up call n = 0; timed calls n = 1 .. 8, median 4.5
+    assert med == {k: v + 4.5 for k, v in base.items()}
+    rounds = [log[i:i + 4] for i in range(4, len(log), 4)]
+    assert len(rounds) == 8 and all(sorted(r) == sorted(base) for r in rounds)
+    assert len({r[0] for r in rounds}) > 1
+    for k in base:  # the one before k in its round (a rotation keeps it the same)
+        assert len({r[r.index(k) - 1] for r in rounds if r.index(k) > 0}) > 1
+    log.clear()
+    timing.interleaved_medians({k: make(k) for k in base}, repeats=8, warmup=1, seed=3)
+    assert [log[i:i + 4] for i in range(4, len(log), 4)] == rounds  # seeded: reproducible

@@ -1,29 +1,33 @@
 """Side-by-side timing (interleaved medians) and a process's peak memory."""
+import random
 import resource
 import statistics
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 
 def interleaved_medians(runs: Dict[str, Callable[[], None]], repeats: int,
-                        warmup: int) -> Dict[str, float]:
-    """Median seconds of each callable, run round-robin ``repeats`` times; each round
-    starts one variant later, so that none always runs first (the cyclic order stays:
-    each variant follows the same other one; measured, the predecessor moved a
-    forward's time no more than the noise: docs/performance.md).
+                        warmup: int, seed: Optional[int] = None) -> Dict[str, float]:
+    """Median seconds of each callable, all run once a round, ``repeats`` rounds, each
+    round in a new random order, so that no variant always runs first or always after
+    the same other one (a rotation kept the cyclic order: ours always followed the
+    naive model; docs/performance.md). The orders differ from process to process unless
+    ``seed`` is given, so that an uneven draw of predecessors is noise across processes,
+    not the same bias in each.
 
     Args:
         runs (dict): name -> callable timed as one unit.
         repeats (int): timed rounds.
         warmup (int): untimed rounds first.
+        seed (int, optional): seed of the rounds' orders.
     """
     for _ in range(warmup):
         for run in runs.values():
             run()
-    names = list(runs)
+    rng = random.Random(seed)
     times = {k: [] for k in runs}
-    for i in range(repeats):
-        for k in names[i % len(names):] + names[:i % len(names)]:
+    for _ in range(repeats):
+        for k in rng.sample(list(runs), len(runs)):
             t0 = time.perf_counter()
             runs[k]()
             times[k].append(time.perf_counter() - t0)
