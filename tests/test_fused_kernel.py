@@ -177,6 +177,28 @@ def test_rows_in_groups_and_single_rows(inplace, with_identity, threads):
         torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize('inplace', [True, False])
+def test_groups_of_rows_run_where_they_fit(kernel, inplace):
+    """The groups of rows run (their outputs equal the single rows' to the bit, so only
+    the kernel's count of groups tells) for k = 3 with channels in whole vectors of the
+    rows' width, wherever the AVX2+FMA build runs; single rows otherwise."""
+    width = 16 if kernel.wide_rows() else 8
+
+    def groups(c, k, h=6):
+        m = fused(c, k, True, inplace=inplace)
+        x = torch.randn(2, c, h, 9).contiguous(memory_format=CL)
+        before = kernel.groups_run()
+        torch.testing.assert_close(run(m, x.clone(), True), reference(m, x),
+                                   rtol=1e-5, atol=1e-5)
+        return kernel.groups_run() - before
+
+    fast = bool(kernel.fast_path())
+    assert (groups(width, 3) > 0) == fast and (groups(3 * width, 3) > 0) == fast
+    assert groups(width + 4, 3) == 0  # channels not in whole vectors
+    assert groups(width, 5) == 0  # k = 5: single rows
+    assert groups(width, 3, h=1) == 0  # one row an image
+
+
 def test_not_inplace_leaves_input_alone():
     m = fused(16, 3, True)
     x = torch.randn(2, 16, 6, 6).contiguous(memory_format=CL)

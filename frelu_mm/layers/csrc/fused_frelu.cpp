@@ -17,6 +17,7 @@
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "simd.h"
@@ -695,6 +696,11 @@ inline int group_size(bool groups, int64_t r, int64_t r1, int64_t h, int64_t H) 
   return left == 2 || left == 4 ? 2 : 3;
 }
 
+// Groups of rows run since the library was loaded (groups_run: tests check which path
+// ran, as the outputs of groups and single rows are the same to the bit); each chunk
+// of rows adds its count once.
+std::atomic<int64_t> g_groups_run{0};
+
 // Output rows r .. r + n - 1 (n = 2 or 3; one image, rp / save set) into y[0 .. n - 1]
 void rows_in_group(const GroupWindow& win, const float* wt, const float* b,
                    float* const* y, int64_t W, int64_t C, int mode, int n) {
@@ -730,6 +736,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
   double* acc = ex.sums ? ex.sums + at::get_thread_num() * 2 * C : nullptr;
   if (acc) win.s0 = part, win.s1 = part + C;
   const bool groups = groups_fit(C, k, mode);
+  int64_t ngroups = 0;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     if (const int n = group_size(groups, r, r1, h, H); n > 1) {  // rows r .. r + n - 1
@@ -739,6 +746,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
         w2.rp[i] = inside(h + i - p, H) ? x + (r + i - p) * rs : zeros;
       for (int g = 0; g < n; ++g) yg[g] = y + (r + g) * rs;
       rows_in_group(w2, wt, b, yg, W, C, mode, n);
+      ++ngroups;
       r += n - 1;
       continue;
     }
@@ -752,6 +760,7 @@ void rows_out(const float* x, const float* wt, const float* b, float* y, int64_t
     if (acc)
       for (int64_t i = 0; i < 2 * C; ++i) acc[i] += part[i];
   }
+  if (ngroups) g_groups_run.fetch_add(ngroups, std::memory_order_relaxed);
 }
 
 // In place: output rows [r0, r1) overwrite x's. An output row needs its input rows
@@ -778,6 +787,7 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
   Window win(zeros, W, prefetch);
   win.s = ex.s, win.sh = ex.sh, win.sd = ex.sd;
   const bool groups = groups_fit(C, k, mode);
+  int64_t ngroups = 0;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t h = r % H;
     if (const int n = group_size(groups, r, r1, h, H); n > 1) {  // rows r .. r + n - 1
@@ -789,6 +799,7 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
         yg[g] = x + (r + g) * rs;
       }
       rows_in_group(w2, wt, b, yg, W, C, mode, n);
+      ++ngroups;
       r += n - 1;
       continue;
     }
@@ -797,6 +808,7 @@ void rows_inplace(float* x, const float* wt, const float* b, int64_t H,
     win.left = win.save;
     row(win, wt, b, x + r * rs, W, C, k, mode);
   }
+  if (ngroups) g_groups_run.fetch_add(ngroups, std::memory_order_relaxed);
 }
 
 // Scratch that dwconv_rows_into keeps between calls, per calling thread: the weights
@@ -1483,6 +1495,9 @@ bool set_wide_rows(bool enable) {
   return g_wide;
 }
 
+// Groups of output rows run since the library was loaded (g_groups_run)
+int64_t groups_run() { return g_groups_run.load(); }
+
 // Whether the AVX2+FMA clone runs on this CPU (the baseline one is correct but
 // slower than PyTorch's eager ops).
 bool fast_path() { return cpu_has_avx2(); }
@@ -1492,6 +1507,7 @@ TORCH_LIBRARY(frelu_mm, m) {
   m.def("fast_path() -> bool", &fast_path);
   m.def("wide_rows() -> bool", &wide_rows);
   m.def("set_wide_rows(bool enable) -> bool", &set_wide_rows);
+  m.def("groups_run() -> int", &groups_run);
   m.def("fused_frelu(Tensor x, Tensor weight, Tensor bias, bool with_identity) -> Tensor",
         &fused_frelu);
   m.def("fused_frelu_(Tensor(a!) x, Tensor weight, Tensor bias, bool with_identity) -> Tensor(a!)",
