@@ -186,3 +186,27 @@ def test_amp_without_a_gpu_says_so(monkeypatch):
         check_amp_device()
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     check_amp_device()
+
+
+def test_empty_last_checkpoint_points_at_the_newest_readable_one(tmp_path):
+    """A run killed while mmengine rewrote last_checkpoint leaves it empty: --resume then
+    continues from the newest checkpoint that reads (a truncated newer one is skipped)."""
+    from frelu_mm.runner import repair_last_checkpoint
+    latest = tmp_path / 'last_checkpoint'
+    assert repair_last_checkpoint(str(tmp_path)) is None  # no last_checkpoint: nothing to do
+    for i in (1, 2, 10):
+        torch.save({'state_dict': {'w': torch.full((2,), float(i))}}, tmp_path / f'iter_{i}.pth')
+    (tmp_path / 'iter_11.pth').write_bytes((tmp_path / 'iter_10.pth').read_bytes()[:40])
+    latest.write_text(str(tmp_path / 'iter_2.pth'))
+    assert repair_last_checkpoint(str(tmp_path)) is None  # names a file: left alone
+    assert latest.read_text() == str(tmp_path / 'iter_2.pth')
+    latest.write_text('')
+    assert repair_last_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_10.pth')
+    assert latest.read_text() == str(tmp_path / 'iter_10.pth')
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'iter_1.pth', 'iter_10.pth', 'iter_11.pth', 'iter_2.pth', 'last_checkpoint']
+    latest.write_text(str(tmp_path / 'gone.pth'))
+    for i in (1, 2, 10):
+        (tmp_path / f'iter_{i}.pth').unlink()
+    with pytest.raises(FileNotFoundError, match='--resume PATH'):
+        repair_last_checkpoint(str(tmp_path))

@@ -128,7 +128,11 @@ def test_sigkill_then_resume_ends_with_the_same_weights(tmp_path, data_root):
     assert not (work / 'iter_10.pth').exists(), 'the run finished before it could be killed'
     assert not (crash_out / 'rank0.pth').exists()
 
+    # a kill that lands while mmengine rewrites last_checkpoint leaves it empty (a CI run
+    # under load hit it): make that happen every time; --resume takes the newest readable
+    (work / 'last_checkpoint').write_text('')
     log = run([sys.executable, 'tools/train.py', cfg, '--work-dir', str(work), '--resume'])
+    assert 'the newest readable one' in log
     assert 'Auto resumed from the latest checkpoint' in log
     assert_weights_close(load(full_out / 'rank0.pth'), load(crash_out / 'rank0.pth'), atol=1e-6)
 

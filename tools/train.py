@@ -11,7 +11,8 @@ from mmengine.runner import Runner
 
 from frelu_mm.runner import (allow_runner_checkpoints, check_amp_device, check_data,
                              check_fresh_work_dir, check_pretrained, insert_label_check,
-                             load_config, prepare_cpu_distributed, read_checkpoint)
+                             load_config, prepare_cpu_distributed, read_checkpoint,
+                             repair_last_checkpoint)
 from frelu_mm.runner.cli import parse_with_common_args
 
 
@@ -44,6 +45,10 @@ def main():
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
         latest = os.path.join(cfg.work_dir, 'last_checkpoint')
+        repaired = repair_last_checkpoint(cfg.work_dir)
+        if repaired:
+            print(f'{latest} named no checkpoint (a run killed while saving); it now names '
+                  f'{repaired}, the newest readable one')
         if os.path.isfile(latest):
             with open(latest) as f:
                 read_checkpoint(f.read().strip())

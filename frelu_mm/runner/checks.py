@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import re
 from typing import Optional
 
 import torch
@@ -160,3 +161,39 @@ def check_amp_device() -> None:
                          'CUDA (or NPU/MLU), and this machine has none. Train without --amp '
                          'here (float32); FReLU itself runs under torch.autocast on CPU (bf16) '
                          'and GPU (fp16/bf16), as tests/test_amp_and_devices.py checks.')
+
+
+def repair_last_checkpoint(work_dir: str) -> Optional[str]:
+    """Point ``work_dir/last_checkpoint`` at the newest readable ``iter_N.pth`` or
+    ``epoch_N.pth`` of the work dir where it is empty or names a missing file. A run
+    killed while mmengine rewrote it, just after saving a checkpoint, leaves it empty, and
+    ``--resume`` would then stop. The file is replaced whole, and no checkpoint is touched.
+
+    Returns:
+        str or None: the checkpoint it now names, or None if it needed no repair (or
+        does not exist).
+    """
+    latest = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(latest):
+        return None
+    with open(latest) as f:
+        named = f.read().strip()
+    if named and osp.isfile(named):
+        return None
+    numbered = [(int(m.group(2)), name) for name in os.listdir(work_dir)
+                if (m := re.fullmatch(r'(iter|epoch)_(\d+)\.pth', name))]
+    for _, name in sorted(numbered, reverse=True):
+        path = osp.join(work_dir, name)
+        try:
+            read_checkpoint(path)
+        except ValueError:  # truncated: killed while saving it
+            continue
+        tmp = latest + '.tmp'
+        with open(tmp, 'w') as f:
+            f.write(path)
+        os.replace(tmp, latest)
+        return path
+    raise FileNotFoundError(
+        f'{latest} names {named!r}, which is not a file, and {work_dir!r} holds no readable '
+        f'iter_*.pth or epoch_*.pth to resume from. Pass --resume PATH with a checkpoint of '
+        f'the run, or train anew with --work-dir NEW_DIR.')
