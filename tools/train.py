@@ -46,10 +46,10 @@ def main():
         cfg.resume, cfg.load_from = True, None
         latest = os.path.join(cfg.work_dir, 'last_checkpoint')
         repaired = repair_last_checkpoint(cfg.work_dir)
-        if repaired:
+        if repaired:  # read and checked by the repair
             print(f'{latest} named no checkpoint (a run killed while saving); it now names '
                   f'{repaired}, the newest readable one')
-        if os.path.isfile(latest):
+        elif os.path.isfile(latest):
             with open(latest) as f:
                 read_checkpoint(f.read().strip())
     elif args.resume is not None:

@@ -7,6 +7,8 @@ from typing import Optional
 
 import torch
 
+from ..evaluation.atomic import atomic_write
+
 DATA_HINT = ('Prepare the data as in the README ("Real data"), point the config at it with '
              '--cfg-options {key}.data_root=PATH, or for the demo configs run '
              'python tools/make_demo_data.py')
@@ -188,10 +190,7 @@ def repair_last_checkpoint(work_dir: str) -> Optional[str]:
             read_checkpoint(path)
         except ValueError:  # truncated: killed while saving it
             continue
-        tmp = latest + '.tmp'
-        with open(tmp, 'w') as f:
-            f.write(path)
-        os.replace(tmp, latest)
+        atomic_write(latest, path)
         return path
     raise FileNotFoundError(
         f'{latest} names {named!r}, which is not a file, and {work_dir!r} holds no readable '
