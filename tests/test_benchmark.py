@@ -70,6 +70,8 @@ def test_runs_in_fresh_processes_reports_each_run():
     assert 'ONNX Runtime' in out
     from frelu_mm.layers import fused_kernel
     assert f'FReLU kernel: {fused_kernel.describe()}\n' in out  # the build that ran
+    from frelu_mm.benchmark.machine import describe_cpu
+    assert f'cpu: {describe_cpu()}\n' in out  # the machine it ran on
     for key in ('inference', 'ort_inference', 'train_step', 'train_step_batch_stats'):
         line = re.search(rf'^  {key} .*runs: ([0-9. ]+)\)$', out, re.M)
         assert line, out
@@ -151,3 +153,30 @@ def test_interleaved_medians_vary_the_order_and_take_each_median(monkeypatch):
     log.clear()
     timing.interleaved_medians({k: make(k) for k in base}, repeats=8, warmup=1, seed=3)
     assert [log[i:i + 4] for i in range(4, len(log), 4)] == rounds  # seeded: reproducible
+
+
+ZEN4 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx2 fma avx512f avx512bw avx512vl
+
+processor\t: 1
+model name\t: another name
+"""
+
+
+def test_describe_cpu_names_the_model_and_the_widest_vector_isa():
+    from frelu_mm.benchmark.machine import describe_cpu, vector_isa
+    assert describe_cpu(ZEN4, cores=2) == 'AMD EPYC (family 25, model 17), 2 cores, AVX-512'
+    zen3 = ZEN4.replace('model\t\t: 17', 'model\t\t: 1').replace(
+        ' avx512f avx512bw avx512vl', '')
+    assert describe_cpu(zen3, cores=2) == 'AMD EPYC (family 25, model 1), 2 cores, AVX2+FMA'
+    assert vector_isa(['sse2', 'avx2']) == 'no AVX2'  # the kernel needs FMA too
+    assert vector_isa(['avx2', 'fma', 'avx512f']) == 'AVX-512'
+    arm = 'processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd\n'
+    assert describe_cpu(arm, cores=4).endswith(', 4 cores')  # no flags: no ISA claimed
+    if osp.exists('/proc/cpuinfo'):  # Linux: the same parse of this machine's own file
+        with open('/proc/cpuinfo') as f:
+            assert describe_cpu() == describe_cpu(f.read())

@@ -40,6 +40,7 @@ import torch  # noqa: E402
 from frelu_mm.benchmark import (CL, NCHW, export_backbones, layer_timings,  # noqa: E402
                                 make_train, rss_peak)
 from frelu_mm.benchmark.floor import mac_floor  # noqa: E402
+from frelu_mm.benchmark.machine import describe_cpu  # noqa: E402
 from frelu_mm.benchmark.sections import (BATCH_STATS, MEMORY_SETTINGS,  # noqa: E402
                                          TARGETS, ort_inference, pytorch_inference,
                                          relu_baseline, train_peak_memory, train_step)
@@ -172,6 +173,7 @@ def main():
           f'(PyTorch inference: of {args.inference_repeats})')
     print('memory format: relu = the faster of nchw / channels_last (both timed); '
           'naive = nchw; ours = channels_last')
+    print(f'cpu: {describe_cpu()}')
     print(f'FReLU kernel: {fused_kernel.describe()}')
     temporary = args.onnx_dir is None  # exported into a temporary folder: removed at the end
     paths = onnx_files(args) if 'ort' not in args.skip else None

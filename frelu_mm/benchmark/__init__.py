@@ -3,7 +3,8 @@
 ``timing``: interleaved medians and peak RSS; ``variants``: the PyTorch models
 timed (ReLU, the paper's naive FReLU, ours) and per-layer timings;
 ``onnx_runtime``: the same backbones exported as ``tools/export_onnx.py`` writes
-them, run by a plain ``onnxruntime.InferenceSession``.
+them, run by a plain ``onnxruntime.InferenceSession``; ``machine``: the CPU, for the
+header.
 """
 from .onnx_runtime import export_backbones, ort_runs
 from .timing import interleaved_medians, rss_peak
